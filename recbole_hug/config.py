@@ -1,0 +1,326 @@
+"""The plugin's Config: RecBole's, with our properties layered in, our models found, and checks.
+
+Precedence, lowest first (RecBole's own order, with the plugin's layer inserted after RecBole's):
+
+1. RecBole's defaults: ``overall.yaml``, the model's yaml (built-in models), ``sample.yaml``, the
+   dataset's yaml, and RecBole's per-model-type quick-start yaml (e.g. ``sequential.yaml``).
+2. The plugin's ``properties/overall.yaml``, then the model's yaml (registered models:
+   ``properties/model/<Model>.yaml``), then ``properties/dataset/<dataset>.yaml``.
+3. The user's config files, then the ``config_dict``, then command-line ``--key=value`` arguments.
+
+Unlike RecBole's Config it does not read ``sys.argv`` (the command line is passed in as
+``cmd_args``), does not ``eval()`` option strings (``ast.literal_eval`` only), finds datasets by
+:func:`resolve_data_path`, and reports unknown and ill-typed options.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import recbole
+import yaml
+from recbole.config import Config as RecBoleConfig
+from recbole.utils import ModelType
+from recbole.utils.argument_list import (
+    dataset_arguments,
+    evaluation_arguments,
+    general_arguments,
+    training_arguments,
+)
+
+from recbole_hug import registry
+from recbole_hug.compat import restore_legacy_numpy_names
+from recbole_hug.errors import ConfigError, DataError
+from recbole_hug.paths import ATOMIC_DATA_DIR, PROPERTIES_DIR
+from recbole_hug.utils import get_model
+
+logger = logging.getLogger(__name__)
+
+RECBOLE_DIR = Path(recbole.__file__).resolve().parent
+#: The ml-100k copy that the recbole wheel installs (``recbole/dataset_example/``).
+RECBOLE_EXAMPLE_DIR = RECBOLE_DIR / "dataset_example"
+
+#: Options that RecBole reads in code without declaring them in a yaml.
+UNDECLARED_RECBOLE_OPTIONS: frozenset[str] = frozenset(
+    {
+        "model",
+        "dataset",
+        "config_files",
+        "nproc",
+        "world_size",
+        "ip",
+        "port",
+        "offset",
+        "local_rank",
+        "single_spec",
+        "valid_neg_sample_args",
+        "test_neg_sample_args",
+        "MODEL_TYPE",
+        "MODEL_INPUT_TYPE",
+        "eval_type",
+        "device",
+        "train_neg_sample_args",
+        "wandb_project",
+        "log_wandb",
+        "transform",
+        "SESSION_ID_FIELD",
+        "neg_sampling",
+        "training_neg_sample_num",
+        "save_dataloaders",
+        "dataloaders_save_path",
+    }
+)
+
+_CONVERTIBLE = (str, int, float, list, tuple, dict, bool)
+
+
+def parse_option_value(text: str) -> Any:
+    """Turn a command-line or HyperTuning option string into a Python value.
+
+    Python literals (numbers, lists, dicts, ``None``, ``True``) become values, ``true``/``false``
+    become booleans, anything else stays a string. Unlike RecBole, never evaluates code.
+    """
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        lowered = text.strip().lower()
+        return {"true": True, "false": False}.get(lowered, text)
+    if value is not None and not isinstance(value, _CONVERTIBLE):
+        return text
+    return value
+
+
+def _read_yaml(path: Path, loader: type) -> dict[str, Any]:
+    """A yaml file's mapping, or ConfigError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            content = yaml.load(file.read(), Loader=loader)
+    except FileNotFoundError as error:
+        raise ConfigError(f"config file not found: {path}") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid yaml: {error}") from error
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of options, not {content!r}")
+    return content
+
+
+@cache
+def _recbole_declared_options() -> frozenset[str]:
+    """Every option named in one of RecBole's yaml files or argument lists."""
+    names = set(general_arguments + training_arguments + evaluation_arguments + dataset_arguments)
+    for path in (RECBOLE_DIR / "properties").rglob("*.yaml"):
+        with open(path, encoding="utf-8") as file:
+            content = yaml.safe_load(file)
+        if isinstance(content, dict):
+            names.update(content)
+    return frozenset(names)
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _matches_type(value: Any, default: Any) -> bool:
+    """Whether ``value`` may replace ``default`` (ints are accepted where floats are)."""
+    if default is None or value is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def resolve_data_path(dataset: str, data_path: str | None) -> Path:
+    """The folder holding ``<dataset>.inter``.
+
+    An explicit ``data_path`` wins (``<data_path>/<dataset>``, as in RecBole). Otherwise the first
+    folder that holds ``<dataset>.inter`` among ``./atomic_data/<dataset>``, the plugin's
+    ``atomic_data/<dataset>`` and the recbole wheel's ``dataset_example/<dataset>``; otherwise
+    RecBole's ``dataset/<dataset>`` when RecBole knows how to download the dataset.
+
+    Raises:
+        DataError: the dataset is nowhere, saying where it looked.
+    """
+    if data_path is not None:
+        return Path(data_path) / dataset
+    candidates = [
+        Path("atomic_data") / dataset,
+        ATOMIC_DATA_DIR / dataset,
+        RECBOLE_EXAMPLE_DIR / dataset,
+    ]
+    for folder in candidates:
+        if (folder / f"{dataset}.inter").is_file():
+            return folder
+    with open(RECBOLE_DIR / "properties" / "dataset" / "url.yaml", encoding="utf-8") as file:
+        downloadable = yaml.safe_load(file)
+    if dataset in downloadable:
+        return Path("dataset") / dataset
+    looked = "\n  ".join(str(folder / f"{dataset}.inter") for folder in candidates)
+    raise DataError(
+        f"dataset '{dataset}' not found; looked for\n  {looked}\n"
+        f"Pass --data_path=FOLDER (the folder holding {dataset}/{dataset}.inter), or put the "
+        f"atomic files in atomic_data/{dataset}/."
+    )
+
+
+class Config(RecBoleConfig):
+    """RecBole's Config with the plugin's properties, registry and checks (see module docstring).
+
+    Args:
+        model: a model name (plugin or RecBole) or a model class; None reads ``model`` from the
+            external options.
+        dataset: a dataset name; None reads ``dataset`` from the external options.
+        config_file_list: yaml files of options, applied in order.
+        config_dict: options as a dict (values may be strings, as HyperTuning passes them).
+        cmd_args: command-line arguments of the form ``--key=value``; ``sys.argv`` is never read.
+    """
+
+    def __init__(
+        self,
+        model: str | type | None = None,
+        dataset: str | None = None,
+        config_file_list: Sequence[str | os.PathLike] | None = None,
+        config_dict: Mapping[str, Any] | None = None,
+        cmd_args: Sequence[str] | None = None,
+    ) -> None:
+        self._cmd_args = list(cmd_args or [])
+        super().__init__(
+            model=model,
+            dataset=dataset,
+            config_file_list=[str(path) for path in config_file_list or []],
+            config_dict=dict(config_dict) if config_dict else None,
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # RecBole's steps, replaced
+    def compatibility_settings(self) -> None:
+        restore_legacy_numpy_names()
+
+    def _convert_config_dict(self, config_dict: dict[str, Any]) -> dict[str, Any]:
+        return {
+            key: parse_option_value(value) if isinstance(value, str) else value
+            for key, value in config_dict.items()
+        }
+
+    def _load_config_files(self, file_list: Sequence[str]) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        self._option_source: dict[str, str] = {}
+        for file in file_list:
+            content = _read_yaml(Path(file), self.yaml_loader)
+            options.update(content)
+            self._option_source.update(dict.fromkeys(content, f"config file {file}"))
+        return options
+
+    def _load_variable_config_dict(self, config_dict: dict[str, Any] | None) -> dict[str, Any]:
+        options = super()._load_variable_config_dict(config_dict)
+        self._option_source.update(dict.fromkeys(options, "config_dict"))
+        return options
+
+    def _load_cmd_line(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        for arg in self._cmd_args:
+            name, equals, value = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
+            if not name or not equals:
+                raise ConfigError(f"unrecognized argument '{arg}'; options are --key=value")
+            if name in options and options[name] != value:
+                raise ConfigError(f"option '{name}' is given twice with different values")
+            options[name] = value
+        self._option_source.update(dict.fromkeys(options, "command line"))
+        return self._convert_config_dict(options)
+
+    def _get_model_and_dataset(self, model: str | type | None, dataset: str | None):
+        model = model if model is not None else self.external_config_dict.get("model")
+        dataset = dataset if dataset is not None else self.external_config_dict.get("dataset")
+        if model is None:
+            raise ConfigError("no model given: pass --model=NAME (or 'model' in a config)")
+        if dataset is None:
+            raise ConfigError("no dataset given: pass --dataset=NAME (or 'dataset' in a config)")
+        if isinstance(model, str):
+            return model, get_model(model), dataset
+        return model.__name__, model, dataset
+
+    def _update_internal_config_dict(self, file: str) -> dict[str, Any] | None:
+        content = super()._update_internal_config_dict(file)
+        if Path(file).resolve() == RECBOLE_DIR / "properties" / "overall.yaml":
+            # The plugin's overall defaults sit just above RecBole's, so that RecBole's per-model,
+            # per-dataset and per-model-type yamls (e.g. CTR metrics) still override them.
+            overall = _read_yaml(PROPERTIES_DIR / "overall.yaml", self.yaml_loader)
+            self.internal_config_dict.update(overall)
+            self._plugin_options = set(overall)
+        return content
+
+    def _load_internal_config_dict(self, model: str, model_class: type, dataset: str) -> None:
+        super()._load_internal_config_dict(model, model_class, dataset)
+        spec = registry.get_spec(model)
+        self._model_defaults: dict[str, Any] = (
+            _read_yaml(spec.config_file, self.yaml_loader)
+            if spec is not None and spec.config_file is not None
+            else {}
+        )
+        dataset_file = PROPERTIES_DIR / "dataset" / f"{dataset}.yaml"
+        dataset_defaults = (
+            _read_yaml(dataset_file, self.yaml_loader) if dataset_file.is_file() else {}
+        )
+        self.internal_config_dict.update(self._model_defaults)
+        self.internal_config_dict.update(dataset_defaults)
+        self._plugin_options |= set(self._model_defaults) | set(dataset_defaults)
+        self.parameters["Dataset"] += [
+            key for key in dataset_defaults if key not in self.parameters["Dataset"]
+        ]
+        recbole_dataset_file = RECBOLE_DIR / "properties" / "dataset" / f"{dataset}.yaml"
+        if not dataset_file.is_file() and not recbole_dataset_file.is_file():
+            # No yaml describes this dataset: load every column of its .inter file (RecBole's
+            # sample.yaml would load user_id and item_id only, dropping the timestamp).
+            self.internal_config_dict["load_col"] = {"inter": "*"}
+
+    def _set_default_parameters(self) -> None:
+        self._check_options()
+        options = self.final_config_dict
+        if (
+            options["MODEL_TYPE"] == ModelType.SEQUENTIAL
+            and options.get("loss_type") == "CE"
+            and "train_neg_sample_args" not in self.external_config_dict
+        ):
+            options["train_neg_sample_args"] = None  # CE scores all items: no negative sampling
+        explicit_path = self.external_config_dict.get("data_path")
+        super()._set_default_parameters()
+        options["data_path"] = str(resolve_data_path(self.dataset, explicit_path))
+
+    # ----------------------------------------------------------------------------------------
+    # Checks
+    def _check_options(self) -> None:
+        """Ill-typed values of a registered model's options are errors; unknown ones warnings."""
+        known = _recbole_declared_options() | UNDECLARED_RECBOLE_OPTIONS | self._plugin_options
+        for key, value in self.external_config_dict.items():
+            source = self._option_source.get(key, "options")
+            if key in self._model_defaults:
+                default = self._model_defaults[key]
+                if not _matches_type(value, default):
+                    raise ConfigError(
+                        f"option '{key}' ({source}) must be of type {_type_name(default)} "
+                        f"(default {default!r}), got {value!r}"
+                    )
+            elif key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                logger.warning(
+                    "option '%s' (%s) is not an option of RecBole, recbole-hug or model %s%s",
+                    key,
+                    source,
+                    self.model,
+                    hint,
+                )

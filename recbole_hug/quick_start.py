@@ -1,0 +1,252 @@
+"""Running experiments: the plugin's counterpart of ``recbole.quick_start``, for every model.
+
+``run_recbole_hug`` does what RecBole's ``run_recbole`` does (same logs, checkpoints and
+results), for plugin models and RecBole's built-in models alike; ``objective_function`` is the
+same for RecBole's ``HyperTuning``; ``load_data_and_model`` reloads any checkpoint it saved.
+Unlike ``recbole.quick_start`` it does not import ray, and checkpoints reload on torch >= 2.6.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from logging import getLogger
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from recbole.data import data_preparation
+from recbole.data.transform import construct_transform
+from recbole.utils import get_environment, get_flops, init_logger, init_seed, set_color
+
+from recbole_hug.compat import restore_legacy_numpy_names, trusted_checkpoints
+from recbole_hug.config import Config
+from recbole_hug.data.utils import create_dataset
+from recbole_hug.errors import HugError
+from recbole_hug.utils import get_model, get_trainer
+
+DEFAULT_MODEL = "SASRec"
+DEFAULT_DATASET = "ml-100k"
+
+
+def _start_logging(config: Config) -> logging.Logger:
+    """RecBole's ``init_logger``, run afresh: a new log file and console handler for each run.
+
+    RecBole configures the root logger with ``logging.basicConfig``, which does nothing once the
+    root logger has handlers, so a second run in one process would log into the first run's file;
+    the root logger's handlers are replaced, as RecBole's own ``objective_function`` does.
+    """
+    logger = getLogger()
+    for handler in logger.handlers[:]:
+        logger.removeHandler(handler)
+        handler.close()
+    init_logger(config)
+    return logger
+
+
+def run_recbole_hug(
+    model: str | None = None,
+    dataset: str | None = None,
+    config_file_list: Sequence[str] | None = None,
+    config_dict: Mapping[str, Any] | None = None,
+    saved: bool = True,
+    queue: Any = None,
+    cmd_args: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Train, validate and test one model on one dataset, as RecBole's ``run_recbole``.
+
+    Args:
+        model: the model name (plugin or RecBole); None reads it from the options.
+        dataset: the dataset name; None reads it from the options.
+        config_file_list: yaml files of options.
+        config_dict: options as a dict.
+        saved: save the best checkpoint and test with it.
+        queue: a multiprocessing queue that receives the result (rank 0 of a DDP run).
+        cmd_args: ``--key=value`` command-line options (the highest precedence).
+
+    Returns:
+        ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``.
+    """
+    config = Config(model, dataset, config_file_list, config_dict, cmd_args)
+    init_seed(config["seed"], config["reproducibility"])
+    logger = _start_logging(config)
+    logger.info(sys.argv)
+    logger.info(config)
+
+    dataset = create_dataset(config)
+    logger.info(dataset)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+
+    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    logger.info(model)
+    flops = get_flops(model, dataset, config["device"], logger, construct_transform(config))
+    logger.info(set_color("FLOPs", "blue") + f": {flops}")
+
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    with trusted_checkpoints():
+        best_valid_score, best_valid_result = trainer.fit(
+            train_data, valid_data, saved=saved, show_progress=config["show_progress"]
+        )
+        test_result = trainer.evaluate(
+            test_data, load_best_model=saved, show_progress=config["show_progress"]
+        )
+
+    environment = get_environment(config)
+    logger.info("The running environment of this training is as follows:\n" + environment.draw())
+    logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
+    logger.info(set_color("test result", "yellow") + f": {test_result}")
+    result = {
+        "best_valid_score": best_valid_score,
+        "valid_score_bigger": config["valid_metric_bigger"],
+        "best_valid_result": best_valid_result,
+        "test_result": test_result,
+    }
+    if not config["single_spec"]:
+        dist.destroy_process_group()
+    if config["local_rank"] == 0 and queue is not None:
+        queue.put(result)
+    return result
+
+
+def _run_rank(rank: int, *args: Any) -> None:
+    """One process of a multi-process run (``torch.multiprocessing.spawn`` target)."""
+    *positional, kwargs = args
+    kwargs["config_dict"] = {**kwargs.get("config_dict", {}), "local_rank": rank}
+    run_recbole_hug(*positional, **kwargs)
+
+
+def run(
+    model: str,
+    dataset: str,
+    config_file_list: Sequence[str] | None = None,
+    config_dict: Mapping[str, Any] | None = None,
+    saved: bool = True,
+    nproc: int = 1,
+    world_size: int = -1,
+    ip: str = "localhost",
+    port: str = "5678",
+    group_offset: int = 0,
+    cmd_args: Sequence[str] | None = None,
+) -> dict[str, Any] | None:
+    """One run in this process, or ``nproc`` DDP processes (as RecBole's ``run``)."""
+    if nproc == 1 and world_size <= 0:
+        return run_recbole_hug(
+            model, dataset, config_file_list, config_dict, saved, cmd_args=cmd_args
+        )
+    import torch.multiprocessing as mp
+
+    queue = mp.get_context("spawn").SimpleQueue()
+    distributed = {
+        "world_size": nproc if world_size == -1 else world_size,
+        "ip": ip,
+        "port": port,
+        "nproc": nproc,
+        "offset": group_offset,
+    }
+    kwargs = {
+        "config_dict": {**(config_dict or {}), **distributed},
+        "saved": saved,
+        "queue": queue,
+        "cmd_args": cmd_args,
+    }
+    mp.spawn(_run_rank, args=(model, dataset, config_file_list, kwargs), nprocs=nproc, join=True)
+    return None if queue.empty() else queue.get()
+
+
+def objective_function(
+    config_dict: Mapping[str, Any] | None = None,
+    config_file_list: Sequence[str] | None = None,
+    saved: bool = True,
+) -> dict[str, Any]:
+    """The objective for RecBole's ``HyperTuning``: train on the trial's options, report results.
+
+    Works for plugin models and RecBole's models alike (the model is the ``model`` option).
+    """
+    config = Config(config_dict=config_dict, config_file_list=config_file_list)
+    init_seed(config["seed"], config["reproducibility"])
+    _start_logging(config)
+    dataset = create_dataset(config)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    init_seed(config["seed"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    with trusted_checkpoints():
+        best_valid_score, best_valid_result = trainer.fit(
+            train_data, valid_data, verbose=False, saved=saved
+        )
+        test_result = trainer.evaluate(test_data, load_best_model=saved)
+    return {
+        "model": config["model"],
+        "best_valid_score": best_valid_score,
+        "valid_score_bigger": config["valid_metric_bigger"],
+        "best_valid_result": best_valid_result,
+        "test_result": test_result,
+    }
+
+
+def load_data_and_model(model_file: str) -> tuple:
+    """Reload a checkpoint saved by a run: config, model, dataset and the three dataloaders.
+
+    The checkpoint is unpickled in full, as in RecBole: load only files you trust.
+
+    Returns:
+        ``(config, model, dataset, train_data, valid_data, test_data)``, as RecBole's.
+    """
+    restore_legacy_numpy_names()
+    # RecBole checkpoints pickle the whole Config (see recbole_hug.compat.trusted_checkpoints).
+    checkpoint = torch.load(model_file, map_location="cpu", weights_only=False)
+    config = checkpoint["config"]
+    init_seed(config["seed"], config["reproducibility"])
+    logger = _start_logging(config)
+    logger.info(config)
+    dataset = create_dataset(config)
+    logger.info(dataset)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    init_seed(config["seed"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    model.load_state_dict(checkpoint["state_dict"])
+    model.load_other_parameter(checkpoint.get("other_parameter"))
+    return config, model, dataset, train_data, valid_data, test_data
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``run_recbole_hug.py``: RecBole's ``run_recbole.py`` flags."""
+    parser = argparse.ArgumentParser(
+        prog="run_recbole_hug.py",
+        description="Train and evaluate a recbole-hug or RecBole model. Any other option is "
+        "passed as --key=value (e.g. --epochs=10 --MAX_ITEM_LIST_LENGTH=20).",
+    )
+    parser.add_argument("--model", "-m", default=DEFAULT_MODEL, help="name of the model")
+    parser.add_argument("--dataset", "-d", default=DEFAULT_DATASET, help="name of the dataset")
+    parser.add_argument("--config_files", default=None, help="config files, space-separated")
+    parser.add_argument("--nproc", type=int, default=1, help="the number of processes")
+    parser.add_argument("--ip", default="localhost", help="the ip of the master node")
+    parser.add_argument("--port", default="5678", help="the port of the master node")
+    parser.add_argument("--world_size", type=int, default=-1, help="total number of jobs")
+    parser.add_argument("--group_offset", type=int, default=0, help="the global rank offset")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``run_recbole_hug.py``; returns the exit status."""
+    args, options = build_parser().parse_known_args(argv)
+    config_files = args.config_files.strip().split(" ") if args.config_files else None
+    try:
+        run(
+            args.model,
+            args.dataset,
+            config_file_list=config_files,
+            nproc=args.nproc,
+            world_size=args.world_size,
+            ip=args.ip,
+            port=args.port,
+            group_offset=args.group_offset,
+            cmd_args=options,
+        )
+    except HugError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
