@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-#: The project's root: the folder holding ``properties/``, ``atomic_data/`` and
-#: ``run_recbole_hug.py`` (the package is installed from a clone, editable: see the README).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
-#: Overall, per-model and per-dataset yaml defaults, layered over RecBole's own.
-PROPERTIES_DIR = PROJECT_ROOT / "properties"
+#: The project's root in a clone: the folder holding ``properties/``, ``atomic_data/`` and
+#: ``run_recbole_hug.py``.
+PROJECT_ROOT = _PACKAGE_DIR.parent
+
+#: Overall, per-model and per-dataset yaml defaults, layered over RecBole's own: the clone's
+#: top-level ``properties/``, or ``recbole_hug/properties/`` inside an installed wheel.
+PROPERTIES_DIR = (
+    _PACKAGE_DIR / "properties"
+    if (_PACKAGE_DIR / "properties").is_dir()
+    else PROJECT_ROOT / "properties"
+)
 
 #: Atomic datasets shipped with the plugin, and where users drop their own
 #: (``atomic_data/<name>/<name>.inter``).

@@ -1,0 +1,348 @@
+"""Hand-worked toy for recbole_hug.data.sessions (every expected value worked out by hand).
+
+Toy (gap 100 s; users 1-3, items 1-9; ``s<k>`` = session id after cutting):
+
+user 1: s0 [1,1,2] t=0   s1 [1,2,3] t=1000   s2 [2,3,4,5] t=2000   s3 [1,3,2] t=3000
+        s4 [3,4,6] t=4000   s5 [2,4,9] t=5000
+user 2: s6 [2,1,3] t=0   s7 [1,2,3] t=1000   s8 [5,4,3] t=2000   s9 [2,3,1] t=3000
+        s10 [4,5,3] t=4000   s11 [3,7,1] t=5000
+user 3: s12 [8,6,8] t=0   s13 [8,6] t=1000   s14 [6,8,6] t=2000   s15 [8,6,8] t=3000
+
+Repeat removal: s0 -> [1,2] (length 2). Filter (3, 5): s0 and s13 go (length 2); user 3 keeps 3
+sessions < 5 and goes. Per-user split (0.2 / 0.1, ceil): user 1 has 5 sessions -> test s5, then
+4 training -> valid ceil(0.4)=1 = s4; user 2 has 6 -> test ceil(1.2)=2 = s10, s11, then 4
+training -> valid s9. Unseen items (train items: 1..5): s5 [2,4,9] -> [2,4], s11 [3,7,1] ->
+[3,1], s4 [3,4,6] -> [3,4].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recbole_hug.data.sessions import (
+    SessionSplit,
+    _last_sessions_count,
+    build_personalized_sessions,
+    cut_sessions,
+    drop_unseen_items,
+    filter_sessions,
+    remove_immediate_repeats,
+    session_ids_by_gap,
+    session_rows,
+    session_starts_by_gap,
+    split_by_time,
+    split_by_user_ratio,
+    truncate_sessions,
+)
+
+TOY_SESSIONS = {
+    1: [[1, 1, 2], [1, 2, 3], [2, 3, 4, 5], [1, 3, 2], [3, 4, 6], [2, 4, 9]],
+    2: [[2, 1, 3], [1, 2, 3], [5, 4, 3], [2, 3, 1], [4, 5, 3], [3, 7, 1]],
+    3: [[8, 6, 8], [8, 6], [6, 8, 6], [8, 6, 8]],
+}
+
+
+def toy_frame() -> pd.DataFrame:
+    rows = []
+    for user, sessions in TOY_SESSIONS.items():
+        for k, items in enumerate(sessions):
+            for i, item in enumerate(items):
+                rows.append((user, item, 1000 * k + 10 * i))
+    frame = pd.DataFrame(rows, columns=["user", "item", "timestamp"])
+    return frame.sample(frac=1.0, random_state=0).reset_index(drop=True)  # order must not matter
+
+
+def toy_filtered() -> pd.DataFrame:
+    sessions = remove_immediate_repeats(cut_sessions(toy_frame(), session_gap=100))
+    return filter_sessions(truncate_sessions(sessions, 20), 3, 5)
+
+
+def items_by_session(frame: pd.DataFrame) -> dict[int, list[int]]:
+    return {int(k): g["item"].tolist() for k, g in frame.groupby("session", sort=False)}
+
+
+# --- the existing gap functions ----------------------------------------------------------------
+
+
+def test_gap_functions_unchanged() -> None:
+    users = np.array([1, 1, 1, 2])
+    times = np.array([0, 5, 20, 21])
+    assert session_starts_by_gap(users, times, 10).tolist() == [True, False, True, True]
+    assert session_ids_by_gap(users, times, 10).tolist() == [0, 0, 1, 2]
+    with pytest.raises(ValueError, match="session_gap"):
+        session_starts_by_gap(users, times, 0)
+
+
+# --- cutting -----------------------------------------------------------------------------------
+
+
+def test_cut_by_gap_toy() -> None:
+    sessions = cut_sessions(toy_frame(), session_gap=100)
+    assert list(sessions.columns) == ["user", "item", "timestamp", "session"]
+    assert items_by_session(sessions) == {
+        k: items for k, items in enumerate([s for user in (1, 2, 3) for s in TOY_SESSIONS[user]])
+    }
+    assert sessions.groupby("session")["user"].first().tolist() == [1] * 6 + [2] * 6 + [3] * 4
+
+
+def interleaved_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "uid": [2, 1, 1, 1, 2, 1],
+            "iid": [5, 1, 2, 3, 6, 4],
+            "ts": [30, 10, 5, 12, 20, 6],
+            "sid": ["b", "x", "y", "x", "x", "y"],
+        }
+    )
+
+
+def test_cut_by_session_column() -> None:
+    # user 1: "y" starts at 5 -> [2, 4], "x" at 10 -> [1, 3]; user 2: "x" (20) -> [6], "b" -> [5]
+    # ("x" of user 2 is another session than "x" of user 1).
+    out = cut_sessions(
+        interleaved_frame(),
+        session_field="sid",
+        user_field="uid",
+        item_field="iid",
+        time_field="ts",
+    )
+    assert out["user"].tolist() == [1, 1, 1, 1, 2, 2]
+    assert out["item"].tolist() == [2, 4, 1, 3, 6, 5]
+    assert out["timestamp"].tolist() == [5, 6, 10, 12, 20, 30]
+    assert out["session"].tolist() == [0, 0, 1, 1, 2, 3]
+
+
+def test_cut_by_gap_sorts_and_cuts() -> None:
+    kwargs = {"user_field": "uid", "item_field": "iid", "time_field": "ts"}
+    # user 1 times 5, 6, 10, 12 (gaps 1, 4, 2); user 2 times 20, 30 (gap 10)
+    out = cut_sessions(interleaved_frame(), session_gap=3, **kwargs)
+    assert out["item"].tolist() == [2, 4, 1, 3, 6, 5]
+    assert out["session"].tolist() == [0, 0, 1, 1, 2, 3]
+    assert cut_sessions(interleaved_frame(), session_gap=5, **kwargs)["session"].tolist() == [
+        0,
+        0,
+        0,
+        0,
+        1,
+        2,
+    ]
+
+
+def test_cut_errors() -> None:
+    frame = toy_frame()
+    with pytest.raises(ValueError, match="session_gap"):
+        cut_sessions(frame, session_gap=0)
+    with pytest.raises(ValueError, match="exactly one"):
+        cut_sessions(frame)
+    with pytest.raises(ValueError, match="exactly one"):
+        cut_sessions(frame, session_gap=1, session_field="user")
+    with pytest.raises(ValueError, match="lacks columns"):
+        cut_sessions(frame, session_field="sid")
+
+
+# --- repeats, truncation, filters ---------------------------------------------------------------
+
+
+def test_remove_immediate_repeats() -> None:
+    frame = pd.DataFrame(
+        {
+            "user": [1] * 7,
+            "item": [1, 1, 2, 1, 1, 1, 3],
+            "timestamp": range(7),
+            "session": [0, 0, 0, 0, 1, 1, 1],  # the 1 at row 4 opens a new session: kept
+        }
+    )
+    out = remove_immediate_repeats(frame)
+    assert out["item"].tolist() == [1, 2, 1, 1, 3]
+    assert out["session"].tolist() == [0, 0, 0, 1, 1]
+
+
+def test_truncate_keeps_first() -> None:
+    frame = pd.DataFrame(
+        {"user": [1] * 7, "item": [1, 2, 3, 4, 5, 7, 8], "timestamp": range(7)}
+    ).assign(session=[0, 0, 0, 0, 0, 1, 1])
+    out = truncate_sessions(frame, 3)
+    assert out["item"].tolist() == [1, 2, 3, 7, 8]
+    with pytest.raises(ValueError, match="max_session_length"):
+        truncate_sessions(frame, 0)
+
+
+def test_filter_toy() -> None:
+    sessions = remove_immediate_repeats(cut_sessions(toy_frame(), session_gap=100))
+    assert items_by_session(sessions)[0] == [1, 2]
+    kept = filter_sessions(sessions, 3, 5)
+    assert sorted(items_by_session(kept)) == list(range(1, 12))
+    assert set(kept["user"]) == {1, 2}
+    # with min_user_sessions=3 user 3 stays (3 sessions of length >= 3)
+    assert set(filter_sessions(sessions, 3, 3)["user"]) == {1, 2, 3}
+    with pytest.raises(ValueError, match="min_session_length"):
+        filter_sessions(sessions, 5, 1)
+    with pytest.raises(ValueError, match="min_user_sessions"):
+        filter_sessions(sessions, 3, 7)  # user 2 has 6
+    with pytest.raises(ValueError, match="min_user_sessions"):
+        filter_sessions(sessions, 3, 0)
+
+
+# --- splits ------------------------------------------------------------------------------------
+
+
+def test_split_rounding() -> None:
+    n = np.arange(1, 12)
+    assert _last_sessions_count(n, 0.2).tolist() == [0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 3]
+    assert _last_sessions_count(n, 0.1).tolist() == [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2]
+    assert _last_sessions_count(n, 0.0).tolist() == [0] * 11
+
+
+def test_split_by_user_ratio_toy() -> None:
+    split = split_by_user_ratio(toy_filtered(), test_ratio=0.2, valid_ratio=0.1)
+    assert sorted(items_by_session(split.train)) == [1, 2, 3, 6, 7, 8]
+    assert sorted(items_by_session(split.valid)) == [4, 9]
+    assert sorted(items_by_session(split.test)) == [5, 10, 11]
+    no_valid = split_by_user_ratio(toy_filtered(), test_ratio=0.2, valid_ratio=0.0)
+    assert sorted(items_by_session(no_valid.train)) == [1, 2, 3, 4, 6, 7, 8, 9]
+    assert len(no_valid.valid) == 0
+
+
+def test_split_by_time_toy() -> None:
+    split = split_by_time(toy_filtered(), test_cut_time=4500, valid_ratio=0.1)
+    assert sorted(items_by_session(split.test)) == [5, 11]
+    assert sorted(items_by_session(split.valid)) == [4, 10]
+    assert sorted(items_by_session(split.train)) == [1, 2, 3, 6, 7, 8, 9]
+    # a session starting exactly at the cut is training: cut 3000 leaves s3, s9 (start 3000) in it
+    at_cut = split_by_time(toy_filtered(), test_cut_time=3000, valid_ratio=0.0)
+    assert sorted(items_by_session(at_cut.test)) == [4, 5, 10, 11]
+
+
+def test_split_errors() -> None:
+    sessions = toy_filtered()
+    for bad in (0, 1, -0.1, 1.5):
+        with pytest.raises(ValueError, match="test_ratio"):
+            split_by_user_ratio(sessions, test_ratio=bad)
+    with pytest.raises(ValueError, match="valid_ratio"):
+        split_by_user_ratio(sessions, valid_ratio=1.0)
+    one_each = sessions[sessions["session"].isin([1, 6])]
+    with pytest.raises(ValueError, match="test_ratio"):
+        split_by_user_ratio(one_each)
+    with pytest.raises(ValueError, match="test_cut_time"):
+        split_by_time(sessions, test_cut_time=5000)
+    with pytest.raises(ValueError, match="test_cut_time"):
+        split_by_time(sessions, test_cut_time=-1)
+
+
+def test_drop_unseen_items_toy() -> None:
+    split = drop_unseen_items(split_by_user_ratio(toy_filtered()))
+    assert items_by_session(split.test) == {5: [2, 4], 10: [4, 5, 3], 11: [3, 1]}
+    assert items_by_session(split.valid) == {4: [3, 4], 9: [2, 3, 1]}
+    # min_length=3: the shortened sessions go
+    strict = drop_unseen_items(split_by_user_ratio(toy_filtered()), min_length=3)
+    assert items_by_session(strict.test) == {10: [4, 5, 3]}
+    assert items_by_session(strict.valid) == {9: [2, 3, 1]}
+    empty_test = SessionSplit(split.train, split.valid, split.test.assign(item=99))
+    with pytest.raises(ValueError, match="min_length"):
+        drop_unseen_items(empty_test)
+
+
+def test_pipeline_toy() -> None:
+    split = build_personalized_sessions(toy_frame(), session_gap=100)
+    assert items_by_session(split.train) == {
+        1: [1, 2, 3],
+        2: [2, 3, 4, 5],
+        3: [1, 3, 2],
+        6: [2, 1, 3],
+        7: [1, 2, 3],
+        8: [5, 4, 3],
+    }
+    assert items_by_session(split.test) == {5: [2, 4], 10: [4, 5, 3], 11: [3, 1]}
+    with pytest.raises(ValueError, match="split"):
+        build_personalized_sessions(toy_frame(), session_gap=100, split="random")
+    with pytest.raises(ValueError, match="test_cut_time"):
+        build_personalized_sessions(toy_frame(), session_gap=100, split="time")
+
+
+# --- rows --------------------------------------------------------------------------------------
+
+
+def test_rows_toy() -> None:
+    split = build_personalized_sessions(toy_frame(), session_gap=100)
+    rows = session_rows(split.test, max_prefix_length=2)
+    assert len(rows) == 4
+    assert rows.user.tolist() == [1, 2, 2, 2]
+    assert rows.prefix.tolist() == [[2, 0], [4, 0], [4, 5], [3, 0]]
+    assert rows.prefix_length.tolist() == [1, 1, 2, 1]
+    assert rows.target.tolist() == [4, 5, 3, 1]
+    assert rows.session.tolist() == [5, 10, 10, 11]
+    train = session_rows(split.train, max_prefix_length=2)
+    assert len(train) == 13  # 2 + 3 + 2 + 2 + 2 + 2
+    # session 2 = [2, 3, 4, 5]: its last row keeps the last 2 items before the target
+    s2 = train.session == 2
+    assert train.prefix[s2].tolist() == [[2, 0], [2, 3], [3, 4]]
+    assert train.target[s2].tolist() == [3, 4, 5]
+    wide = session_rows(split.train, max_prefix_length=10)
+    assert wide.prefix.shape == (13, 10)
+    assert wide.prefix[s2][2].tolist() == [2, 3, 4, 0, 0, 0, 0, 0, 0, 0]
+    with pytest.raises(ValueError, match="max_prefix_length"):
+        session_rows(split.train, 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 3), st.lists(st.integers(1, 6), min_size=1, max_size=8)),
+        min_size=1,
+        max_size=8,
+    ),
+    st.integers(1, 4),
+)
+def test_rows_property(sessions: list[tuple[int, list[int]]], width: int) -> None:
+    records = [(u, item, k, 0.0) for k, (u, items) in enumerate(sessions) for item in items]
+    frame = pd.DataFrame(records, columns=["user", "item", "session", "timestamp"])
+    rows = session_rows(frame, max_prefix_length=width)
+    assert len(rows) == sum(len(items) - 1 for _, items in sessions)
+    seen = 0
+    for r in range(len(rows)):
+        user, items = sessions[rows.session[r]]
+        n = int(rows.prefix_length[r])
+        prefix = rows.prefix[r, :n].tolist()
+        assert rows.user[r] == user
+        assert 1 <= n <= width and (rows.prefix[r, n:] == 0).all()
+        # the target follows its prefix in its session
+        t = next(
+            t
+            for t in range(1, len(items))
+            if items[t] == rows.target[r] and items[max(0, t - width) : t] == prefix
+        )
+        assert t >= 1
+        seen += 1
+    assert seen == len(rows)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 12), min_size=1, max_size=6), st.floats(0.05, 0.6))
+def test_split_property(n_sessions: list[int], test_ratio: float) -> None:
+    records = []
+    k = 0
+    for user, n in enumerate(n_sessions, start=1):
+        for j in range(n):
+            records += [(user, 1 + (k % 3), k, 100.0 * j), (user, 2, k, 100.0 * j + 1)]
+            k += 1
+    frame = pd.DataFrame(records, columns=["user", "item", "session", "timestamp"])
+    if max(n_sessions) < 2:
+        with pytest.raises(ValueError, match="test_ratio"):
+            split_by_user_ratio(frame, test_ratio)
+        return
+    split = split_by_user_ratio(frame, test_ratio, 0.1)
+    parts = [set(p["session"]) for p in (split.train, split.valid, split.test)]
+    assert set.union(*parts) == set(frame["session"]) and sum(map(len, parts)) == k
+    for user, n in enumerate(n_sessions, start=1):
+        n_train = split.train.loc[split.train.user == user, "session"].nunique()
+        n_test = split.test.loc[split.test.user == user, "session"].nunique()
+        assert n_train >= 1
+        assert n_test == (0 if n == 1 else max(1, min(n - 1, int(np.ceil(n * test_ratio - 1e-9)))))
+        # test sessions are the user's last ones
+        if n_test:
+            user_test = split.test.loc[split.test.user == user, "session"]
+            assert user_test.min() > split.train.loc[split.train.user == user, "session"].max()
