@@ -58,8 +58,20 @@ class ModelSpec:
         return _resolve(self.trainer)
 
 
-#: The models this package ships (filled in as they are implemented).
-BUILTIN_MODELS: tuple[ModelSpec, ...] = ()
+def default_config_file(name: str) -> Path:
+    """Where a shipped model's yaml lives: ``properties/model/<name>.yaml``."""
+    return PROPERTIES_DIR / "model" / f"{name}.yaml"
+
+
+#: The models this package ships.
+BUILTIN_MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        "HUGT",
+        "recbole_hug.model.hugt:HUGT",
+        dataset="recbole_hug.data.hugt_dataset:HUGTDataset",
+        config_file=default_config_file("HUGT"),
+    ),
+)
 
 _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in BUILTIN_MODELS}
 
@@ -109,8 +121,3 @@ def get_spec(name: str) -> ModelSpec | None:
 def registered_models() -> list[str]:
     """The names of the registered plugin models, sorted."""
     return sorted(_REGISTRY)
-
-
-def default_config_file(name: str) -> Path:
-    """Where a shipped model's yaml lives: ``properties/model/<name>.yaml``."""
-    return PROPERTIES_DIR / "model" / f"{name}.yaml"

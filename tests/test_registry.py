@@ -28,6 +28,15 @@ def test_registered_model_maps_to_its_classes_and_yaml(toy_model, tiny_data: Pat
     assert config["toy_embedding_size"] == 8
 
 
+def test_shipped_models_are_registered_with_their_dataset_and_yaml() -> None:
+    from recbole_hug.data.hugt_dataset import HUGTDataset
+    from recbole_hug.model.hugt import HUGT
+
+    spec = registry.get_spec("HUGT")
+    assert spec.model_class is HUGT and spec.dataset_class is HUGTDataset
+    assert spec.config_file == registry.default_config_file("HUGT") and spec.config_file.is_file()
+
+
 def test_recbole_models_keep_recbole_classes(tiny_data: Path) -> None:
     assert get_model("SASRec") is SASRec
     assert get_trainer(ModelType.SEQUENTIAL, "SASRec") is Trainer
@@ -58,7 +67,7 @@ def test_unknown_model_lists_ours_and_recbole_models(toy_model) -> None:
         get_model("SASrec")
     message = str(error.value)
     assert "unknown model 'SASrec'" in message and "Did you mean SASRec" in message
-    assert "recbole-hug models: ToySeq" in message
+    assert "recbole-hug models: HUGT, ToySeq" in message
     assert "BERT4Rec" in message and "GRU4Rec" in message and "BPR" in message
     assert "lightgbm" not in message.lower().split("recbole models")[0]
 

@@ -1,0 +1,210 @@
+"""HUGT: the Heterogeneous User Graph Transformer.
+
+Paper: "Heterogeneous User Graph Transformer" (HUGT; ``../shared/papers/hugt.txt``). Each user's
+sequence is a heterogeneous user graph (section 3): sequential edges (the order) and
+collaborative edges (each item to its ``hug_k`` most similar predecessors by cosine similarity of
+truncated-SVD item embeddings of the training user-item matrix; built per batch, on the model's
+device, in :mod:`recbole_hug.graph.hug`). Map of the paper to the code:
+
+- Eq. 1 (generalised self-attention), Eq. 4 (heads concatenated and projected), section 4.3
+  (relative positional encoding ``psi``) and 4.4 (graph heads: ``MP`` message passing over
+  collaborative edges, ``SE`` spatial encoding ``phi(s_ij)``): :mod:`recbole_hug.model.layers`,
+  where the ``n_heads`` heads of each block are split into ``n_heads - n_graph_heads`` sequence
+  heads and ``n_graph_heads`` graph heads.
+- Eq. 2-3 (self-attention blocks, with residuals and layer norm as SASRec): ``HUGBlock``.
+- Section 4.5 / Table 3 (RQ3): ``fusion`` ``concurrent`` (the heads of each block split),
+  ``graph_then_sequence`` or ``sequence_then_graph`` (``n_layers`` graph-only blocks, then
+  ``n_layers`` sequence-only blocks, or the reverse).
+- Eq. 5: ``y_ti = w_i^T h_t + b_i``, ``w_i`` the input embedding of item ``i`` (tied), ``b_i`` a
+  per-item bias: :meth:`HUGT.scores`.
+- Eq. 6: cross-entropy at every position of a training sequence (windows of whole sequences from
+  :class:`recbole_hug.data.hugt_dataset.HUGTDataset`), over all items or ``n_candidates`` sampled
+  items: :meth:`HUGT.calculate_loss`.
+
+``n_graph_heads: 0`` is the paper's sequence-only "SASRec-Ours": the same all-position training.
+Every output at position ``i`` depends on the items at positions ``<= i`` only.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from recbole.model.abstract_recommender import SequentialRecommender
+from recbole.utils import InputType
+from torch import nn
+
+from recbole_hug.data.hugt_dataset import TARGET_LIST_FIELD
+from recbole_hug.errors import ConfigError
+from recbole_hug.graph.hug import graph_attention_mask, knn_predecessor_edges, shortest_path_lengths
+from recbole_hug.model.layers import ACTIVATIONS, HUGAttention, HUGBlock
+
+CHOICES = {
+    "graph_mode": ("MP", "SE"),
+    "fusion": ("concurrent", "graph_then_sequence", "sequence_then_graph"),
+    "position_encoding": ("relative", "absolute"),
+    "hidden_act": tuple(ACTIVATIONS),
+}
+
+
+def check_options(config) -> None:
+    """Raise ConfigError naming the first HUGT option outside its allowed values."""
+    for option, allowed in CHOICES.items():
+        if config[option] not in allowed:
+            raise ConfigError(
+                f"option '{option}' must be one of {', '.join(allowed)}, got {config[option]!r}"
+            )
+    n_heads, n_graph = config["n_heads"], config["n_graph_heads"]
+    if n_heads < 1:
+        raise ConfigError(f"option 'n_heads' must be >= 1, got {n_heads}")
+    if config["head_size"] is None and config["hidden_size"] % n_heads:
+        raise ConfigError(
+            f"option 'hidden_size' ({config['hidden_size']}) must be divisible by "
+            f"'n_heads' ({n_heads}) when 'head_size' is ~"
+        )
+    if not 0 <= n_graph <= n_heads:
+        raise ConfigError(
+            f"option 'n_graph_heads' must be in 0..n_heads (0..{n_heads}), got {n_graph}"
+        )
+    for option in ("hug_k", "spatial_clip", "svd_dim", "n_layers", "hidden_size"):
+        if config[option] < 1:
+            raise ConfigError(f"option '{option}' must be >= 1, got {config[option]}")
+    for option in ("n_candidates", "head_size"):
+        if config[option] is not None and config[option] < 1:
+            raise ConfigError(f"option '{option}' must be >= 1 or ~, got {config[option]}")
+
+
+def head_split(config) -> list[tuple[int, int]]:
+    """``(sequence heads, graph heads)`` of each block, by ``fusion``."""
+    n_heads, n_layers = config["n_heads"], config["n_layers"]
+    if config["fusion"] == "graph_then_sequence":
+        return [(0, n_heads)] * n_layers + [(n_heads, 0)] * n_layers
+    if config["fusion"] == "sequence_then_graph":
+        return [(n_heads, 0)] * n_layers + [(0, n_heads)] * n_layers
+    return [(n_heads - config["n_graph_heads"], config["n_graph_heads"])] * n_layers
+
+
+class HUGT(SequentialRecommender):
+    """The Heterogeneous User Graph Transformer (see the module docstring)."""
+
+    input_type = InputType.POINTWISE
+
+    def __init__(self, config, dataset) -> None:
+        super().__init__(config, dataset)
+        check_options(config)
+        hidden = config["hidden_size"]
+        head_size = config["head_size"] or hidden // config["n_heads"]
+        self.hug_k, self.graph_mode = config["hug_k"], config["graph_mode"]
+        self.spatial_clip, self.n_candidates = config["spatial_clip"], config["n_candidates"]
+        self.relative = config["position_encoding"] == "relative"
+        split = head_split(config)
+        self.uses_graph = any(n_graph for _, n_graph in split)
+        if self.uses_graph:
+            if not hasattr(dataset, "svd_item_embeddings"):
+                raise ConfigError(
+                    "HUGT's graph heads need the SVD item embeddings of "
+                    "HUGTDataset (run HUGT through recbole_hug)"
+                )
+            self.register_buffer("svd_item_embeddings", dataset.svd_item_embeddings.float())
+
+        self.item_embedding = nn.Embedding(self.n_items, hidden, padding_idx=0)
+        self.item_bias = nn.Parameter(torch.zeros(self.n_items))
+        self.position_embedding = nn.Embedding(self.max_seq_length, hidden)
+        self.embedding_norm = nn.LayerNorm(hidden, eps=config["layer_norm_eps"])
+        self.embedding_dropout = nn.Dropout(config["hidden_dropout_prob"])
+        self.blocks = nn.ModuleList(
+            HUGBlock(
+                HUGAttention(
+                    hidden,
+                    head_size,
+                    n_seq,
+                    n_graph,
+                    self.graph_mode,
+                    self.spatial_clip,
+                    self.relative,
+                    config["attn_dropout_prob"],
+                ),
+                hidden,
+                config["inner_size"],
+                config["hidden_dropout_prob"],
+                config["hidden_act"],
+                config["layer_norm_eps"],
+            )
+            for n_seq, n_graph in split
+        )
+        self.initializer_range = config["initializer_range"]
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """SASRec's initialisation: N(0, initializer_range) weights, zero biases, unit norms."""
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            module.weight.data.normal_(mean=0.0, std=self.initializer_range)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            module.bias.data.zero_()
+        elif isinstance(module, nn.LayerNorm):
+            module.bias.data.zero_()
+            module.weight.data.fill_(1.0)
+
+    @torch.no_grad()
+    def graph_inputs(self, item_seq: torch.Tensor) -> torch.Tensor | None:
+        """Graph heads' input for ``[B, L]`` items: MP mask or SE path lengths, ``[B, L, L]``."""
+        if not self.uses_graph:
+            return None
+        edges = knn_predecessor_edges(item_seq, self.svd_item_embeddings, self.hug_k)
+        if self.graph_mode == "MP":
+            return graph_attention_mask(edges)
+        return shortest_path_lengths(edges, self.spatial_clip)
+
+    def forward(
+        self, item_seq: torch.Tensor, item_seq_len: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``[B, L]`` items (0 = padding, on the right) -> ``[B, L, d]``, a state per position."""
+        length = item_seq.shape[1]
+        positions = self.position_embedding.weight[:length]
+        x = self.item_embedding(item_seq)
+        if not self.relative:
+            x = x + positions.unsqueeze(0)
+        x = self.embedding_dropout(self.embedding_norm(x))
+        causal = torch.full((length, length), float("-inf"), device=x.device).triu(1)
+        graph = self.graph_inputs(item_seq)
+        relative = positions if self.relative else None
+        for block in self.blocks:
+            x = block(x, causal, relative, graph)
+        return x
+
+    def scores(self, states: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+        """Eq. 5: ``[..., d]`` states -> ``[..., n_items]`` scores (``[..., C]`` for ``items``)."""
+        if items is None:
+            return states @ self.item_embedding.weight.T + self.item_bias
+        return states @ self.item_embedding(items).T + self.item_bias[items]
+
+    def calculate_loss(self, interaction) -> torch.Tensor:
+        """Eq. 6: cross-entropy at every position that has a training target."""
+        states = self.forward(interaction[self.ITEM_SEQ])
+        targets = interaction[TARGET_LIST_FIELD]
+        mask = targets > 0
+        states, targets = states[mask], targets[mask]  # [P, d], [P]
+        if self.n_candidates is None:
+            logits = self.scores(states)
+            logits[:, 0] = float("-inf")  # padding is never a candidate
+            return F.cross_entropy(logits, targets)
+        negatives = torch.randint(1, self.n_items, (self.n_candidates,), device=targets.device)
+        positive = (states * self.item_embedding(targets)).sum(-1) + self.item_bias[targets]
+        negative = self.scores(states, negatives).masked_fill(
+            negatives.unsqueeze(0) == targets.unsqueeze(1), float("-inf")
+        )  # a sampled copy of the target is not a negative
+        logits = torch.cat([positive.unsqueeze(1), negative], dim=1)
+        return F.cross_entropy(logits, torch.zeros_like(targets))
+
+    def _last_states(self, interaction) -> torch.Tensor:
+        states = self.forward(interaction[self.ITEM_SEQ])
+        return self.gather_indexes(states, interaction[self.ITEM_SEQ_LEN] - 1)
+
+    def predict(self, interaction) -> torch.Tensor:
+        """``[B]`` scores of the rows' items."""
+        states = self._last_states(interaction)
+        items = interaction[self.ITEM_ID]
+        return (states * self.item_embedding(items)).sum(-1) + self.item_bias[items]
+
+    def full_sort_predict(self, interaction) -> torch.Tensor:
+        """``[B, n_items]`` scores of every item."""
+        return self.scores(self._last_states(interaction))

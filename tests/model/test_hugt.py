@@ -1,0 +1,125 @@
+"""HUGT: causality, option checks and one-epoch runs of every variant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from recbole.data import data_preparation
+
+from recbole_hug.config import Config
+from recbole_hug.data.utils import create_dataset
+from recbole_hug.errors import ConfigError
+from recbole_hug.model.hugt import HUGT
+from recbole_hug.quick_start import run_recbole_hug
+from tests.conftest import FAST_OPTIONS
+
+OPTIONS = {
+    **FAST_OPTIONS,
+    "MAX_ITEM_LIST_LENGTH": 8,
+    "svd_dim": 6,
+    "hug_k": 2,
+    "hidden_size": 16,
+    "head_size": 8,
+    "inner_size": 16,
+}
+
+
+@pytest.fixture(scope="module")
+def prepared(tiny_data: Path, tmp_path_factory):
+    import os
+
+    os.chdir(tmp_path_factory.mktemp("run"))
+    config = Config("HUGT", "tiny", config_dict={**OPTIONS, "data_path": str(tiny_data)})
+    dataset = create_dataset(config)
+    train, _, _ = data_preparation(config, dataset)
+    return config, train._dataset
+
+
+VARIANTS = [
+    {"graph_mode": "MP"},
+    {"graph_mode": "SE"},
+    {"graph_mode": "SE", "position_encoding": "absolute"},
+    {"fusion": "graph_then_sequence"},
+    {"fusion": "sequence_then_graph", "graph_mode": "SE"},
+    {"n_graph_heads": 0},
+    {"n_graph_heads": 4},
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(map(str, v.values())))
+def test_outputs_never_see_later_items(prepared, variant: dict) -> None:
+    config, dataset = prepared
+    for key, value in variant.items():
+        config[key] = value
+    try:
+        torch.manual_seed(0)
+        model = HUGT(config, dataset).eval()
+        items = torch.randint(1, dataset.item_num, (4, 8))
+        states = model(items)
+        for i in range(7):
+            changed = items.clone()
+            changed[:, i + 1 :] = torch.randint(1, dataset.item_num, (4, 7 - i))
+            assert torch.allclose(model(changed)[:, : i + 1], states[:, : i + 1], atol=1e-5), i
+            assert not torch.allclose(model(changed)[:, i + 1 :], states[:, i + 1 :])
+    finally:
+        for key in variant:
+            config[key] = OPTIONS.get(key, Config("HUGT", "ml-100k")[key])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"n_graph_heads": 5}, r"'n_graph_heads' must be in 0..n_heads \(0..4\), got 5"),
+        ({"n_graph_heads": -1}, "'n_graph_heads' must be in 0..n_heads"),
+        (
+            {"head_size": None, "hidden_size": 10},
+            "'hidden_size' \\(10\\) must be divisible by 'n_heads' \\(4\\)",
+        ),
+        ({"hug_k": 0}, "'hug_k' must be >= 1, got 0"),
+        ({"spatial_clip": 0}, "'spatial_clip' must be >= 1, got 0"),
+        ({"graph_mode": "GAT"}, "'graph_mode' must be one of MP, SE, got 'GAT'"),
+        (
+            {"fusion": "parallel"},
+            "'fusion' must be one of concurrent, graph_then_sequence, sequence_then_graph",
+        ),
+        ({"svd_dim": 500}, "svd_dim must be an integer with 1 <= svd_dim"),
+        ({"n_candidates": 0}, "'n_candidates' must be >= 1 or ~, got 0"),
+    ],
+)
+def test_bad_options_name_the_option(tiny_data: Path, workdir: Path, options, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        run_recbole_hug(
+            "HUGT", "tiny", config_dict={**OPTIONS, "data_path": str(tiny_data), **options}
+        )
+
+
+RUNS = [*VARIANTS, {"n_candidates": 5}]
+
+
+@pytest.mark.parametrize("variant", RUNS, ids=lambda v: "-".join(map(str, v.values())))
+def test_one_epoch(tiny_data: Path, workdir: Path, variant: dict) -> None:
+    result = run_recbole_hug(
+        "HUGT", "tiny", config_dict={**OPTIONS, "data_path": str(tiny_data), **variant}
+    )
+    assert 0.0 <= result["test_result"]["ndcg@10"] <= result["test_result"]["hit@10"] <= 1.0
+    assert list((workdir / "saved").glob("HUGT-*.pth"))
+
+
+def test_loss_is_the_mean_cross_entropy_over_target_positions(prepared) -> None:
+    config, dataset = prepared
+    model = HUGT(config, dataset).eval()
+    batch = dataset[torch.arange(3)]
+    loss = model.calculate_loss(batch)
+    states = model(batch["item_id_list"])
+    targets = batch["target_item_id_list"]
+    logits = model.scores(states)
+    logits[..., 0] = float("-inf")
+    manual = [
+        torch.nn.functional.cross_entropy(logits[w, p : p + 1], targets[w, p : p + 1])
+        for w in range(3)
+        for p in range(8)
+        if targets[w, p] > 0
+    ]
+    assert torch.allclose(loss, torch.stack(manual).mean(), atol=1e-5)
