@@ -4,8 +4,10 @@ Precedence, lowest first (RecBole's own order, with the plugin's layer inserted 
 
 1. RecBole's defaults: ``overall.yaml``, the model's yaml (built-in models), ``sample.yaml``, the
    dataset's yaml, and RecBole's per-model-type quick-start yaml (e.g. ``sequential.yaml``).
-2. The plugin's ``properties/overall.yaml``, then the model's yaml (registered models:
-   ``properties/model/<Model>.yaml``), then ``properties/dataset/<dataset>.yaml``.
+2. The plugin's ``properties/overall.yaml`` (just above RecBole's overall.yaml, so RecBole's
+   per-model, per-dataset and per-model-type yamls override it); then, above all of RecBole's,
+   ``properties/sessions.yaml`` when ``session_rows`` is True, the model's yaml (registered
+   models: ``properties/model/<Model>.yaml``) and ``properties/dataset/<dataset>.yaml``.
 3. The user's config files, then the ``config_dict``, then command-line ``--key=value`` arguments.
 
 Unlike RecBole's Config it does not read ``sys.argv`` (the command line is passed in as
@@ -40,6 +42,9 @@ from recbole_hug.compat import restore_legacy_numpy_names
 from recbole_hug.errors import ConfigError, DataError
 from recbole_hug.paths import ATOMIC_DATA_DIR, PROPERTIES_DIR
 from recbole_hug.utils import get_model
+
+#: Session-data defaults, layered in when ``session_rows`` is True (before the model's yaml).
+SESSIONS_FILE = PROPERTIES_DIR / "sessions.yaml"
 
 logger = logging.getLogger(__name__)
 
@@ -266,20 +271,30 @@ class Config(RecBoleConfig):
     def _load_internal_config_dict(self, model: str, model_class: type, dataset: str) -> None:
         super()._load_internal_config_dict(model, model_class, dataset)
         spec = registry.get_spec(model)
-        self._model_defaults: dict[str, Any] = (
+        model_defaults = (
             _read_yaml(spec.config_file, self.yaml_loader)
             if spec is not None and spec.config_file is not None
             else {}
+        )
+        session_rows = self.external_config_dict.get(
+            "session_rows", model_defaults.get("session_rows", False)
+        )
+        session_defaults = (
+            _read_yaml(SESSIONS_FILE, self.yaml_loader) if session_rows is True else {}
         )
         dataset_file = PROPERTIES_DIR / "dataset" / f"{dataset}.yaml"
         dataset_defaults = (
             _read_yaml(dataset_file, self.yaml_loader) if dataset_file.is_file() else {}
         )
-        self.internal_config_dict.update(self._model_defaults)
-        self.internal_config_dict.update(dataset_defaults)
-        self._plugin_options |= set(self._model_defaults) | set(dataset_defaults)
+        for layer in (session_defaults, model_defaults, dataset_defaults):
+            self.internal_config_dict.update(layer)
+            self._plugin_options |= set(layer)
+        #: Options whose type the plugin's yaml files fix (checked in _check_options).
+        self._typed_defaults = {**session_defaults, **model_defaults}
         self.parameters["Dataset"] += [
-            key for key in dataset_defaults if key not in self.parameters["Dataset"]
+            key
+            for key in [*session_defaults, *dataset_defaults]
+            if key not in self.parameters["Dataset"]
         ]
         recbole_dataset_file = RECBOLE_DIR / "properties" / "dataset" / f"{dataset}.yaml"
         if not dataset_file.is_file() and not recbole_dataset_file.is_file():
@@ -303,12 +318,13 @@ class Config(RecBoleConfig):
     # ----------------------------------------------------------------------------------------
     # Checks
     def _check_options(self) -> None:
-        """Ill-typed values of a registered model's options are errors; unknown ones warnings."""
+        """Ill-typed values of the plugin's model and session options are errors; unknown options
+        are warnings."""
         known = _recbole_declared_options() | UNDECLARED_RECBOLE_OPTIONS | self._plugin_options
         for key, value in self.external_config_dict.items():
             source = self._option_source.get(key, "options")
-            if key in self._model_defaults:
-                default = self._model_defaults[key]
+            if key in self._typed_defaults:
+                default = self._typed_defaults[key]
                 if not _matches_type(value, default):
                     raise ConfigError(
                         f"option '{key}' ({source}) must be of type {_type_name(default)} "

@@ -27,7 +27,7 @@ from recbole_hug.data.utils import create_dataset
 from recbole_hug.errors import HugError
 from recbole_hug.utils import get_model, get_trainer
 
-DEFAULT_MODEL = "SASRec"
+DEFAULT_MODEL = "HUGT"
 DEFAULT_DATASET = "ml-100k"
 
 

@@ -71,6 +71,12 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
         dataset="recbole_hug.data.hugt_dataset:HUGTDataset",
         config_file=default_config_file("HUGT"),
     ),
+    ModelSpec(
+        "HGGNN",
+        "recbole_hug.model.hggnn:HGGNN",
+        dataset="recbole_hug.data.session_dataset:SessionDataset",
+        config_file=default_config_file("HGGNN"),
+    ),
 )
 
 _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in BUILTIN_MODELS}

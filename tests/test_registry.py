@@ -67,7 +67,7 @@ def test_unknown_model_lists_ours_and_recbole_models(toy_model) -> None:
         get_model("SASrec")
     message = str(error.value)
     assert "unknown model 'SASrec'" in message and "Did you mean SASRec" in message
-    assert "recbole-hug models: HUGT, ToySeq" in message
+    assert "recbole-hug models: HGGNN, HUGT, ToySeq" in message
     assert "BERT4Rec" in message and "GRU4Rec" in message and "BPR" in message
     assert "lightgbm" not in message.lower().split("recbole models")[0]
 

@@ -74,6 +74,11 @@ class HUGTDataset(SequentialDataset):
     """
 
     def __init__(self, config) -> None:
+        if config["benchmark_filename"] is not None:
+            raise ConfigError(
+                "HUGT trains on whole user sequences, which pre-split benchmark files "
+                "(option benchmark_filename) do not give; use eval_args to split instead"
+            )
         super().__init__(config)
         self._check_order_field()
 

@@ -15,6 +15,7 @@ from recbole.utils.argument_list import dataset_arguments
 
 from recbole_hug import registry
 from recbole_hug.data.atomic import check_columns, check_numeric, parse_header
+from recbole_hug.data.session_dataset import SessionDataset
 from recbole_hug.errors import DataError
 
 #: RecBole's default dataset class per model type (as in ``recbole.data.create_dataset``).
@@ -29,10 +30,13 @@ _TYPE_TO_DATASET = {
 
 
 def get_dataset_class(config: Config) -> type[Dataset]:
-    """The registered dataset class of a plugin model, else the class RecBole would pick."""
+    """The registered dataset class of a plugin model; personalized session rows for any
+    sequential model run with ``session_rows: True``; else the class RecBole would pick."""
     spec = registry.get_spec(config["model"])
     if spec is not None and spec.dataset is not None:
         return spec.dataset_class
+    if config["session_rows"] and config["MODEL_TYPE"] == ModelType.SEQUENTIAL:
+        return SessionDataset
     module = importlib.import_module("recbole.data.dataset")
     name = f"{config['model']}Dataset"
     if not hasattr(module, name):

@@ -13,7 +13,7 @@ from recbole.data import data_preparation
 from recbole_hug.config import Config
 from recbole_hug.data.hugt_dataset import TARGET_LIST_FIELD, HUGTDataset
 from recbole_hug.data.utils import create_dataset
-from recbole_hug.errors import DataError
+from recbole_hug.errors import ConfigError, DataError
 from recbole_hug.graph.hug import svd_item_embeddings
 from tests.conftest import FAST_OPTIONS
 
@@ -102,6 +102,20 @@ def test_dataset_without_order_column_is_an_error(tmp_path: Path) -> None:
     config = Config("HUGT", "tiny", config_dict={**OPTIONS, "data_path": str(tmp_path)})
     with pytest.raises(DataError, match="no time or order column .*TIME_FIELD"):
         HUGTDataset(config)  # before any data preparation
+
+
+def test_benchmark_files_are_refused(tiny_data: Path) -> None:
+    config = Config(
+        "HUGT",
+        "tiny",
+        config_dict={
+            **OPTIONS,
+            "data_path": str(tiny_data),
+            "benchmark_filename": ["train", "test"],
+        },
+    )
+    with pytest.raises(ConfigError, match="benchmark_filename"):
+        HUGTDataset(config)
 
 
 def test_dataloaders_read_windows_and_rows(splits, tiny_data: Path) -> None:

@@ -1,0 +1,239 @@
+"""HG-GNN: the Heterogeneous Global Graph Neural Network for personalized session-based recs.
+
+Paper: Pang, Yu, Zhang, Cai, Zhang, Han, Yang. "Heterogeneous Global Graph Neural Networks for
+Personalized Session-based Recommendation", WSDM 2022 (``../shared/papers/hg-gnn.txt``). The data
+(personalized session rows, and the global graph of section 4.2 built from the training sessions)
+come from :class:`recbole_hug.data.session_dataset.SessionDataset`. Map of the paper to the code:
+
+- Eq. 4 (mean over the neighbours of one edge type): one sparse matmul per edge type with the
+  row-normalised matrices of :func:`recbole_hug.graph.global_graph.edge_matrix` (COO buffers, on
+  the model's device): :class:`HGNNLayer`.
+- Eq. 5 (``relu(W_r [mean || own state] + b_r)``) and Eq. 6-7 (the mean over the edge types of
+  item nodes, ``in``/``out``/``similar``/``interacted_by``, and of user nodes, ``interact``):
+  :class:`HGNNLayer`. A node kind with no edge type left (an ablation) keeps its state.
+- Eq. 8 (layers 0..K averaged, ``alpha_k = 1/(K+1)``): :meth:`HGGNN.propagate`.
+- Eq. 9-13 (current preference: reversed position embeddings, soft attention):
+  :meth:`HGGNN.current_preference`.
+- Eq. 14-16 (general preference: attention with the user embedding):
+  :meth:`HGGNN.general_preference`.
+- Eq. 17-18 (the gate) and Eq. 19 (scores against the initial item embeddings ``p^(0)``):
+  :meth:`HGGNN.forward`, :meth:`HGGNN.full_sort_predict`; Eq. 20: cross-entropy over all items.
+
+Ablations (Tables 4-5): ``use_hgnn: False`` (``p = p^(0)``, ``q = q^(0)``), ``use_cpl: False``
+(``S = O``), ``use_gpl: False`` (``S = C``), and ``edge_types`` (any subset of
+:data:`~recbole_hug.graph.global_graph.EDGE_TYPES`; "w/o user nodes" drops ``interact`` and
+``interacted_by``).
+
+Where the paper is silent we follow the official code: dropout on the node features entering the
+HGNN (not on ``p^(0)`` of Eq. 8 and 19); a node with no neighbour of a type aggregates zeros
+(Eq. 4). Cost: every forward pass (training batch or evaluation batch) propagates the whole graph,
+``n_layers * (E + (n_items + n_users) * 2d * d * |edge types|)`` operations, as in the paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from recbole.model.abstract_recommender import SequentialRecommender
+from recbole.utils import InputType
+from torch import nn
+
+from recbole_hug.errors import ConfigError
+from recbole_hug.graph.global_graph import EDGE_TYPES, edge_matrix
+
+#: For each edge type: (the node kind it updates, the node kind it reads).
+EDGE_ENDS: dict[str, tuple[str, str]] = {
+    "in": ("item", "item"),
+    "out": ("item", "item"),
+    "similar": ("item", "item"),
+    "interact": ("user", "item"),
+    "interacted_by": ("item", "user"),
+}
+
+
+def check_options(config) -> None:
+    """Raise ConfigError naming the first HG-GNN option outside its allowed values."""
+    edge_types = config["edge_types"]
+    if not isinstance(edge_types, (list, tuple)):
+        raise ConfigError(f"option 'edge_types' must be a list, got {edge_types!r}")
+    unknown = [name for name in edge_types if name not in EDGE_TYPES]
+    if unknown:
+        raise ConfigError(
+            f"option 'edge_types' has unknown edge types {unknown}; valid names: "
+            f"{', '.join(EDGE_TYPES)}"
+        )
+    if config["use_hgnn"] and not edge_types:
+        raise ConfigError("option 'edge_types' is empty: use use_hgnn: False for no graph")
+    if config["loss_type"] != "CE":
+        raise ConfigError(f"option 'loss_type' must be CE (Eq. 20), got {config['loss_type']!r}")
+    if not (config["use_cpl"] or config["use_gpl"]):
+        raise ConfigError("options 'use_cpl' and 'use_gpl' are both False: no session encoder")
+    for option in ("embedding_size", "n_layers"):
+        if config[option] < 1:
+            raise ConfigError(f"option '{option}' must be >= 1, got {config[option]}")
+    if not 0 <= config["dropout"] < 1:
+        raise ConfigError(f"option 'dropout' must be in [0, 1), got {config['dropout']}")
+
+
+class HGNNLayer(nn.Module):
+    """One HGNN layer (Eq. 4-7) over the edge types it is given.
+
+    Args:
+        edge_types: the edge types it propagates (names of :data:`EDGE_ENDS`).
+        dim: the node state width ``d``.
+    """
+
+    def __init__(self, edge_types: Sequence[str], dim: int) -> None:
+        super().__init__()
+        self.edge_linears = nn.ModuleDict({name: nn.Linear(2 * dim, dim) for name in edge_types})
+
+    def forward(
+        self, states: Mapping[str, torch.Tensor], matrices: Mapping[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        """Propagate once.
+
+        Args:
+            states: ``{"item": [n_items, d], "user": [n_users, d]}``, layer k.
+            matrices: edge type -> row-normalised sparse ``[n_dst, n_src]`` (Eq. 4's mean).
+
+        Returns:
+            ``{"item": [n_items, d], "user": [n_users, d]}``, layer k + 1.
+        """
+        messages: dict[str, list[torch.Tensor]] = {kind: [] for kind in states}
+        for name, linear in self.edge_linears.items():
+            node, neighbour = EDGE_ENDS[name]
+            mean = torch.sparse.mm(matrices[name], states[neighbour])  # Eq. 4
+            messages[node].append(F.relu(linear(torch.cat([mean, states[node]], dim=-1))))  # Eq. 5
+        return {  # Eq. 6-7: mean over the edge types of each node kind
+            kind: torch.stack(found).mean(dim=0) if found else states[kind]
+            for kind, found in messages.items()
+        }
+
+
+class HGGNN(SequentialRecommender):
+    """The Heterogeneous Global Graph Neural Network (see the module docstring)."""
+
+    input_type = InputType.POINTWISE
+
+    def __init__(self, config, dataset) -> None:
+        super().__init__(config, dataset)
+        check_options(config)
+        if not hasattr(dataset, "global_graph"):
+            raise ConfigError(
+                "HGGNN needs the global graph of SessionDataset (option 'session_rows: True', "
+                "and HGGNN registered with dataset=SessionDataset)"
+            )
+        dim = config["embedding_size"]
+        self.USER_ID = config["USER_ID_FIELD"]
+        self.use_hgnn, self.use_cpl, self.use_gpl = (
+            config["use_hgnn"],
+            config["use_cpl"],
+            config["use_gpl"],
+        )
+        self.edge_types = [name for name in EDGE_TYPES if name in config["edge_types"]]
+        self.item_embedding = nn.Embedding(self.n_items, dim, padding_idx=0)
+        self.user_embedding = nn.Embedding(dataset.num(self.USER_ID), dim, padding_idx=0)
+        self.node_dropout = nn.Dropout(config["dropout"])
+        self.layers = nn.ModuleList(
+            HGNNLayer(self.edge_types, dim) for _ in range(config["n_layers"] * self.use_hgnn)
+        )
+        for name in self.edge_types if self.use_hgnn else ():
+            matrix = edge_matrix(dataset.global_graph, name, layout="coo")
+            self.register_buffer(f"edges_{name}", matrix, persistent=False)
+        # Eq. 9-13
+        self.position_embedding = nn.Embedding(self.max_seq_length, dim)
+        self.position_merge = nn.Linear(2 * dim, dim, bias=False)  # W_c
+        self.cpl_item = nn.Linear(dim, dim)  # W_0, b_0
+        self.cpl_session = nn.Linear(dim, dim, bias=False)  # W_1
+        self.cpl_score = nn.Linear(dim, 1, bias=False)  # v_0
+        # Eq. 14-16
+        self.gpl_item = nn.Linear(dim, dim)  # W_2, b_1
+        self.gpl_user = nn.Linear(dim, dim, bias=False)  # W_3
+        self.gpl_score = nn.Linear(dim, 1, bias=False)  # v_1
+        # Eq. 17
+        self.gate = nn.Linear(2 * dim, dim, bias=False)  # W_s
+        self.loss_fct = nn.CrossEntropyLoss()
+        for weight in self.parameters():  # the official code's U(-1/sqrt(d), 1/sqrt(d))
+            nn.init.uniform_(weight, -(dim**-0.5), dim**-0.5)
+
+    def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 4-8 over the whole graph: ``p`` ``[n_items, d]`` and ``q`` ``[n_users, d]``."""
+        items, users = self.item_embedding.weight, self.user_embedding.weight
+        if not self.use_hgnn:
+            return items, users
+        matrices = {name: getattr(self, f"edges_{name}") for name in self.edge_types}
+        state = {"item": self.node_dropout(items), "user": self.node_dropout(users)}
+        item_layers, user_layers = [items], [users]
+        for layer in self.layers:
+            state = layer(state, matrices)
+            item_layers.append(state["item"])
+            user_layers.append(state["user"])
+        return torch.stack(item_layers).mean(dim=0), torch.stack(user_layers).mean(dim=0)  # Eq. 8
+
+    @staticmethod
+    def _attend(scores: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``sum_i softmax_i(scores) values_i`` over the real positions: ``[B, L, 1]``,
+        ``[B, L, d]``, ``[B, L]`` -> ``[B, d]`` (Eq. 11 + 13, Eq. 14 + 16)."""
+        weights = torch.softmax(scores.squeeze(-1).masked_fill(~mask, float("-inf")), dim=-1)
+        return torch.einsum("bl,bld->bd", weights, values)
+
+    def current_preference(
+        self, items: torch.Tensor, item_seq_len: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Eq. 9-13: ``[B, L, d]`` session items -> ``C_u`` ``[B, d]``."""
+        steps = torch.arange(mask.shape[1], device=mask.device)
+        reversed_position = (item_seq_len.unsqueeze(1) - 1 - steps).clamp(min=0)  # last item: 0
+        merged = self.position_merge(
+            torch.cat([items, self.position_embedding(reversed_position)], dim=-1)
+        )  # Eq. 9
+        real = mask.unsqueeze(-1).float()
+        average = (merged * real).sum(1) / real.sum(1)  # Eq. 10
+        scores = self.cpl_score(
+            torch.sigmoid(self.cpl_item(merged) + self.cpl_session(average).unsqueeze(1))
+        )  # Eq. 12
+        return self._attend(scores, merged, mask)
+
+    def general_preference(
+        self, items: torch.Tensor, user: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Eq. 14-16: ``[B, L, d]`` session items, ``[B, d]`` user -> ``O_u`` ``[B, d]``."""
+        scores = self.gpl_score(
+            torch.sigmoid(self.gpl_item(items) + self.gpl_user(user).unsqueeze(1))
+        )  # Eq. 15
+        return self._attend(scores, items, mask)
+
+    def forward(
+        self, item_seq: torch.Tensor, item_seq_len: torch.Tensor, user: torch.Tensor
+    ) -> torch.Tensor:
+        """Session preference ``S_u`` ``[B, d]`` of ``[B, L]`` prefixes, ``[B]`` lengths, users."""
+        item_states, user_states = self.propagate()
+        items = item_states[item_seq]
+        mask = item_seq > 0
+        if not self.use_gpl:
+            return self.current_preference(items, item_seq_len, mask)
+        general = self.general_preference(items, user_states[user], mask)
+        if not self.use_cpl:
+            return general
+        current = self.current_preference(items, item_seq_len, mask)
+        gate = torch.sigmoid(self.gate(torch.cat([current, general], dim=-1)))  # Eq. 17
+        return gate * current + (1 - gate) * general  # Eq. 18
+
+    def _session(self, interaction) -> torch.Tensor:
+        return self.forward(
+            interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], interaction[self.USER_ID]
+        )
+
+    def full_sort_predict(self, interaction) -> torch.Tensor:
+        """Eq. 19 logits against every initial item embedding ``p^(0)``: ``[B, n_items]``."""
+        return self._session(interaction) @ self.item_embedding.weight.T
+
+    def calculate_loss(self, interaction) -> torch.Tensor:
+        """Eq. 20: cross-entropy of the target over all items."""
+        return self.loss_fct(self.full_sort_predict(interaction), interaction[self.POS_ITEM_ID])
+
+    def predict(self, interaction) -> torch.Tensor:
+        """Eq. 19 logit of ``interaction[ITEM_ID]``: ``[B]``."""
+        targets = self.item_embedding(interaction[self.ITEM_ID])
+        return (self._session(interaction) * targets).sum(-1)
