@@ -90,13 +90,16 @@ def parse_option_value(text: str) -> Any:
     """Turn a command-line or HyperTuning option string into a Python value.
 
     Python literals (numbers, lists, dicts, ``None``, ``True``) become values, ``true``/``false``
-    become booleans, anything else stays a string. Unlike RecBole, never evaluates code.
+    become booleans, a bracketed list of bare words (``[in,out]``) a list of strings, anything
+    else stays a string. Unlike RecBole, never evaluates code.
     """
+    stripped = text.strip()
     try:
-        value = ast.literal_eval(text.strip())
+        value = ast.literal_eval(stripped)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        lowered = text.strip().lower()
-        return {"true": True, "false": False}.get(lowered, text)
+        if stripped.startswith("[") and stripped.endswith("]") and stripped[1:-1].strip():
+            return [parse_option_value(part.strip()) for part in stripped[1:-1].split(",")]
+        return {"true": True, "false": False}.get(stripped.lower(), text)
     if value is not None and not isinstance(value, _CONVERTIBLE):
         return text
     return value

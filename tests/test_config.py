@@ -81,6 +81,9 @@ def test_sys_argv_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("gelu", "gelu"),
         ("__import__('os').getcwd()", "__import__('os').getcwd()"),
         ("list", "list"),
+        ("[in,out]", ["in", "out"]),
+        ("[in, 3, true]", ["in", 3, True]),
+        ("[a, b]", ["a", "b"]),
     ],
 )
 def test_option_strings_become_literals_never_code(text: str, value: object) -> None:

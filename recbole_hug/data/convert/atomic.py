@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -22,12 +22,32 @@ WRITE_ROWS = 500_000
 """Rows formatted per block when writing."""
 
 
-def format_time(time: np.ndarray) -> np.ndarray:
-    """Timestamps as text: integers without a decimal point, other numbers in shortest form."""
+class TextColumn:
+    """A column turned into atomic-file cells block by block, never all at once.
+
+    Args:
+        values: ``[N]`` array.
+        to_text: turns a block of ``values`` into an array of cell strings.
+    """
+
+    def __init__(self, values: np.ndarray, to_text: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.values = values
+        self.to_text = to_text
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self.to_text(self.values[rows])
+
+
+def time_column(time: np.ndarray) -> TextColumn:
+    """Timestamps as cells: integers without a decimal point when every value in the file is
+    whole, otherwise numbers in shortest form."""
     t = np.asarray(time)
     if t.dtype.kind in "iu" or np.all(np.mod(t, 1) == 0):
-        return t.astype(np.int64).astype(str)
-    return t.astype(np.float64).astype(str)
+        return TextColumn(t, lambda block: block.astype(np.int64).astype(str))
+    return TextColumn(t, lambda block: block.astype(np.float64).astype(str))
 
 
 def clean_text(values: Sequence[str]) -> list[str]:
@@ -62,7 +82,8 @@ class AtomicWriter:
         Args:
             name: the file name, e.g. ``"taobao.inter"``.
             fields: ``(field_name, type)`` per column, e.g. ``("user_id", "token")``.
-            columns: the cells, one sequence of strings per field, all of one length.
+            columns: the cells, one sequence of strings (or :class:`TextColumn`) per field, all
+                of one length.
 
         Returns:
             The final path (which exists once the writer commits).

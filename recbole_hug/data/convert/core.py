@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .atomic import AtomicWriter, format_time
+from .atomic import AtomicWriter, TextColumn, time_column
 from .base import AuxTable, ReadContext, Reader
 from .errors import ConversionError, Report
 from .lastfm import read_lastfm
@@ -104,16 +104,20 @@ def convert(
         raise ConversionError("no interaction left after preprocessing", raw.source)
     name = name or dataset
     folder = Path(out) / name
-    users = inter.user_strings()
-    items = inter.item_strings()
     fields = [("user_id", "token"), ("item_id", "token"), ("timestamp", "float")]
-    columns = [users, items, format_time(inter.time)]
+    columns = [
+        TextColumn(inter.user, inter.user_strings),
+        TextColumn(inter.item, inter.item_strings),
+        time_column(inter.time),
+    ]
     if inter.session is not None:
         fields.append(("session_id", "token"))
-        columns.append(inter.session.astype(str))
+        columns.append(TextColumn(inter.session, lambda block: block.astype(str)))
     files = []
     with AtomicWriter(folder, progress) as writer:
         files.append(writer.write(f"{name}.inter", fields, columns))
+        items = inter.item_strings(np.unique(inter.item))
+        users = inter.user_strings(np.unique(inter.user))
         for suffix, table, kept in (("item", raw.items, items), ("user", raw.users, users)):
             if table is not None:
                 files.append(_write_aux(writer, f"{name}.{suffix}", table, kept, report))
@@ -128,8 +132,8 @@ def convert(
 def _write_aux(
     writer: AtomicWriter, file_name: str, table: AuxTable, kept: np.ndarray, report: Report
 ) -> Path:
-    """Write the side-table rows of the ids still present in the interactions."""
-    present = set(np.unique(kept).tolist())
+    """Write the side-table rows of the ids still present in the interactions (``kept``)."""
+    present = set(kept.tolist())
     keys = [k for k in table.rows if k in present]
     missing = len(present) - len(keys)
     if missing:

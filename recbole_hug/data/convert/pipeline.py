@@ -132,11 +132,11 @@ def _filter_types(inter: Interactions, opts: Preprocess, report: Report) -> Inte
     if inter.kind is None:
         raise ConversionError("this dataset has no interaction type to filter on")
     if opts.keep_types is not None:
-        keep = np.isin(inter.kind, list(opts.keep_types))
+        keep = np.isin(inter.kind, inter.kind_codes(opts.keep_types))
         report.skip(f"type not in {','.join(opts.keep_types)}", int((~keep).sum()))
         inter = inter.select(keep)
     if opts.drop_types is not None:
-        keep = ~np.isin(inter.kind, list(opts.drop_types))
+        keep = ~np.isin(inter.kind, inter.kind_codes(opts.drop_types))
         report.skip(f"type in {','.join(opts.drop_types)}", int((~keep).sum()))
         inter = inter.select(keep)
     return inter
@@ -155,7 +155,8 @@ def _duplicates(inter: Interactions, mode: str, report: Report, source: str) -> 
         row = int(np.flatnonzero(dup)[0])
         raise ConversionError(
             f"{int(dup.sum()):,} duplicate rows (first: data row {row + 1} in file order, user "
-            f"{inter.user_strings()[row]}, item {inter.item_strings()[row]}); use --duplicates "
+            f"{inter.user_strings(inter.user[row : row + 1])[0]}, item "
+            f"{inter.item_strings(inter.item[row : row + 1])[0]}); use --duplicates "
             "drop or keep",
             source,
         )

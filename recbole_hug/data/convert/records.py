@@ -16,7 +16,7 @@ import pandas as pd
 
 from .errors import ConversionError, Report
 
-CHUNK_ROWS = 1_000_000
+CHUNK_ROWS = 250_000
 """Rows parsed per chunk: bounds the parser's transient memory."""
 
 

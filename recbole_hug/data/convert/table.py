@@ -1,12 +1,14 @@
 """In-memory interactions: compact numpy columns built chunk by chunk from a raw stream.
 
 String ids (user names, artist ids) are encoded to int64 codes through a :class:`Vocab`; integer
-ids are kept as they are. Memory is about 30 bytes per interaction whatever the raw format, so a
-100M-row file converts in a few GB while the raw text is streamed.
+ids are kept as they are, and interaction types become codes. Memory is a few tens of bytes per
+interaction whatever the raw format (``benchmarks/convert_memory.py`` measures it), while the raw
+text is streamed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,10 +45,12 @@ class Interactions:
         user: int64 user ids, or codes into ``user_tokens``.
         item: int64 item ids, or codes into ``item_tokens``.
         time: Unix seconds (int64 or float64).
-        kind: optional interaction type (behaviour) per row, as strings (object array).
+        kind: optional interaction type (behaviour) per row, as int64 codes into
+            ``kind_tokens``.
         user_tokens: the user names when ``user`` holds codes, else None.
         item_tokens: the item names when ``item`` holds codes, else None.
         session: optional int64 session id per row.
+        kind_tokens: the interaction type names, indexed by the codes in ``kind``.
     """
 
     user: np.ndarray
@@ -56,6 +60,7 @@ class Interactions:
     user_tokens: np.ndarray | None = None
     item_tokens: np.ndarray | None = None
     session: np.ndarray | None = None
+    kind_tokens: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.user)
@@ -74,15 +79,22 @@ class Interactions:
             self.user_tokens,
             self.item_tokens,
             pick(self.session),
+            self.kind_tokens,
         )
 
-    def user_strings(self) -> np.ndarray:
-        """The user id of every row as its atomic-file token."""
-        return _strings(self.user, self.user_tokens)
+    def user_strings(self, ids: np.ndarray | None = None) -> np.ndarray:
+        """User ids (of every row, or the given ones) as atomic-file tokens."""
+        return _strings(self.user if ids is None else ids, self.user_tokens)
 
-    def item_strings(self) -> np.ndarray:
-        """The item id of every row as its atomic-file token."""
-        return _strings(self.item, self.item_tokens)
+    def item_strings(self, ids: np.ndarray | None = None) -> np.ndarray:
+        """Item ids (of every row, or the given ones) as atomic-file tokens."""
+        return _strings(self.item if ids is None else ids, self.item_tokens)
+
+    def kind_codes(self, names: Iterable[str]) -> np.ndarray:
+        """The codes in ``kind`` of the interaction types ``names`` (absent names are skipped)."""
+        wanted = set(names)
+        tokens = [] if self.kind_tokens is None else self.kind_tokens
+        return np.array([code for code, name in enumerate(tokens) if name in wanted], np.int64)
 
     def user_sort_key(self) -> np.ndarray:
         """A key ordering users numerically (integer ids) or lexicographically (names)."""
@@ -115,6 +127,7 @@ class InteractionBuilder:
     _parts: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     _users: Vocab = field(default_factory=Vocab)
     _items: Vocab = field(default_factory=Vocab)
+    _kinds: Vocab = field(default_factory=Vocab)
 
     def add(
         self, user: np.ndarray, item: np.ndarray, time: np.ndarray, kind: np.ndarray | None = None
@@ -122,7 +135,8 @@ class InteractionBuilder:
         """Append rows (in file order)."""
         u = self._users.encode(user) if self.string_users else _as_int(user)
         i = self._items.encode(item) if self.string_items else _as_int(item)
-        self._parts.append((u, i, np.asarray(time), kind))
+        k = None if kind is None else self._kinds.encode(kind)
+        self._parts.append((u, i, np.asarray(time), k))
 
     def build(self) -> Interactions:
         """All rows appended so far, in order."""
@@ -139,6 +153,7 @@ class InteractionBuilder:
             kind,
             self._users.tokens() if self.string_users else None,
             self._items.tokens() if self.string_items else None,
+            kind_tokens=None if kind is None else self._kinds.tokens(),
         )
 
 
