@@ -18,17 +18,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
-import time
-from collections.abc import Callable
-from datetime import date
 
 import numpy as np
 import torch
-from recbole.data import data_preparation
+from common import epoch_seconds, machine, timed
 from recbole.data.dataset import Dataset
-from recbole.utils import get_trainer, init_seed
 
 from recbole_hug.config import Config
 from recbole_hug.data.sequences import prefix_rows, training_windows
@@ -40,17 +35,6 @@ from recbole_hug.graph.hug import (
     svd_item_embeddings,
 )
 from recbole_hug.model.layers import HUGAttention, HUGBlock
-from recbole_hug.utils import get_model
-
-
-def timed(function: Callable[[], object], repeat: int = 1) -> tuple[float, object]:
-    """Best wall time of ``repeat`` calls (seconds), and the last result."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def preparation(options: dict) -> None:
@@ -95,29 +79,6 @@ def preparation(options: dict) -> None:
     Dataset._change_feat_format(recbole_dataset)
     augment_s, _ = timed(recbole_dataset.data_augmentation)
     print(f"| (RecBole's data_augmentation, which SASRec needs) | {augment_s:.3f} |")
-
-
-def epoch_seconds(model_name: str, options: dict, max_batches: int | None) -> tuple[float, int]:
-    """Seconds for one training epoch (or ``max_batches`` batches) and the epoch's batch count."""
-    config = Config(model_name, options["dataset"], config_dict=options)
-    init_seed(config["seed"], config["reproducibility"])
-    dataset = create_dataset(config)
-    train, _, _ = data_preparation(config, dataset)
-    model = get_model(model_name)(config, train._dataset)
-    trainer = get_trainer(config["MODEL_TYPE"], model_name)(config, model)
-    optimizer = trainer.optimizer
-    model.train()
-    n_batches = len(train)
-    start = time.perf_counter()
-    for index, batch in enumerate(train):
-        if max_batches is not None and index == max_batches:
-            break
-        optimizer.zero_grad()
-        model.calculate_loss(batch).backward()
-        optimizer.step()
-    seconds = time.perf_counter() - start
-    done = min(n_batches, max_batches or n_batches)
-    return seconds * n_batches / done, n_batches
 
 
 def epochs(options: dict, sasrec_batches: int) -> None:
@@ -202,13 +163,7 @@ def main() -> None:
     parser.add_argument("--sasrec-batches", type=int, default=20)
     parser.add_argument("--parts", default="prepare,epoch,heads")
     args = parser.parse_args()
-    torch.set_num_threads(os.cpu_count() or 1)
-    print(
-        f"{date.today()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPU "
-        f"cores, torch {torch.__version__}, no GPU"
-        if not torch.cuda.is_available()
-        else f"{date.today()}, {torch.cuda.get_device_name()}"
-    )
+    print(machine())
     data_path = os.path.abspath(args.data_path)
     os.chdir(tempfile.mkdtemp(prefix="hugt-bench-"))  # RecBole's log/ and saved/
     options = {
