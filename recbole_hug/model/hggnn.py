@@ -11,7 +11,8 @@ come from :class:`recbole_hug.data.session_dataset.SessionDataset`. Map of the p
 - Eq. 5 (``relu(W_r [mean || own state] + b_r)``) and Eq. 6-7 (the mean over the edge types of
   item nodes, ``in``/``out``/``similar``/``interacted_by``, and of user nodes, ``interact``):
   :class:`HGNNLayer`. A node kind with no edge type left (an ablation) keeps its state.
-- Eq. 8 (layers 0..K averaged, ``alpha_k = 1/(K+1)``): :meth:`HGGNN.propagate`.
+- Eq. 8 (layers 0..K averaged, ``alpha_k = 1/(K+1)``): :meth:`HGGNN.propagate`, which computes
+  each batch's nodes exactly from their K-hop neighbourhood (rows gathered from CSR buffers).
 - Eq. 9-13 (current preference: reversed position embeddings, soft attention):
   :meth:`HGGNN.current_preference`.
 - Eq. 14-16 (general preference: attention with the user embedding):
@@ -26,8 +27,9 @@ Ablations (Tables 4-5): ``use_hgnn: False`` (``p = p^(0)``, ``q = q^(0)``), ``us
 
 Where the paper is silent we follow the official code: dropout on the node features entering the
 HGNN (not on ``p^(0)`` of Eq. 8 and 19); a node with no neighbour of a type aggregates zeros
-(Eq. 4). Cost: every forward pass (training batch or evaluation batch) propagates the whole graph,
-``n_layers * (E + (n_items + n_users) * 2d * d * |edge types|)`` operations, as in the paper.
+(Eq. 4). Cost: a forward pass propagates only the nodes within ``n_layers`` hops of its batch's
+session items and users (scores use the initial embeddings, Eq. 19), with the same result as
+propagating the whole graph, as the paper does.
 """
 
 from __future__ import annotations
@@ -90,24 +92,30 @@ class HGNNLayer(nn.Module):
         self.edge_linears = nn.ModuleDict({name: nn.Linear(2 * dim, dim) for name in edge_types})
 
     def forward(
-        self, states: Mapping[str, torch.Tensor], matrices: Mapping[str, torch.Tensor]
+        self,
+        states: Mapping[str, torch.Tensor],
+        matrices: Mapping[str, torch.Tensor],
+        targets: Mapping[str, torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
         """Propagate once.
 
         Args:
-            states: ``{"item": [n_items, d], "user": [n_users, d]}``, layer k.
-            matrices: edge type -> row-normalised sparse ``[n_dst, n_src]`` (Eq. 4's mean).
+            states: ``{"item": [n_i, d], "user": [n_u, d]}``, layer k (all nodes or a subset).
+            matrices: edge type -> row-normalised sparse ``[n_targets, n_neighbours]`` (Eq. 4's
+                mean), its rows the nodes updated, its columns rows of ``states``.
+            targets: node kind -> ``[n_targets]`` rows of ``states`` updated; None = all.
 
         Returns:
-            ``{"item": [n_items, d], "user": [n_users, d]}``, layer k + 1.
+            ``{"item": [n_targets_i, d], "user": [n_targets_u, d]}``, layer k + 1.
         """
+        own = states if targets is None else {k: states[k][targets[k]] for k in states}
         messages: dict[str, list[torch.Tensor]] = {kind: [] for kind in states}
         for name, linear in self.edge_linears.items():
             node, neighbour = EDGE_ENDS[name]
             mean = torch.sparse.mm(matrices[name], states[neighbour])  # Eq. 4
-            messages[node].append(F.relu(linear(torch.cat([mean, states[node]], dim=-1))))  # Eq. 5
+            messages[node].append(F.relu(linear(torch.cat([mean, own[node]], dim=-1))))  # Eq. 5
         return {  # Eq. 6-7: mean over the edge types of each node kind
-            kind: torch.stack(found).mean(dim=0) if found else states[kind]
+            kind: torch.stack(found).mean(dim=0) if found else own[kind]
             for kind, found in messages.items()
         }
 
@@ -139,9 +147,10 @@ class HGGNN(SequentialRecommender):
         self.layers = nn.ModuleList(
             HGNNLayer(self.edge_types, dim) for _ in range(config["n_layers"] * self.use_hgnn)
         )
-        for name in self.edge_types if self.use_hgnn else ():
-            matrix = edge_matrix(dataset.global_graph, name, layout="coo")
-            self.register_buffer(f"edges_{name}", matrix, persistent=False)
+        for name in self.edge_types if self.use_hgnn else ():  # CSR parts, for row gathers
+            matrix = edge_matrix(dataset.global_graph, name, layout="coo").to_sparse_csr()
+            for part in ("crow_indices", "col_indices", "values"):
+                self.register_buffer(f"{name}_{part}", getattr(matrix, part)(), persistent=False)
         # Eq. 9-13
         self.position_embedding = nn.Embedding(self.max_seq_length, dim)
         self.position_merge = nn.Linear(2 * dim, dim, bias=False)  # W_c
@@ -158,19 +167,63 @@ class HGGNN(SequentialRecommender):
         for weight in self.parameters():  # the official code's U(-1/sqrt(d), 1/sqrt(d))
             nn.init.uniform_(weight, -(dim**-0.5), dim**-0.5)
 
-    def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eq. 4-8 over the whole graph: ``p`` ``[n_items, d]`` and ``q`` ``[n_users, d]``."""
-        items, users = self.item_embedding.weight, self.user_embedding.weight
+    def _rows(self, name: str, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The entries of edge type ``name`` in ``rows``: (row position, column, mean weight)."""
+        crow = getattr(self, f"{name}_crow_indices")
+        starts = crow[rows]
+        counts = crow[rows + 1] - starts
+        owner = torch.repeat_interleave(torch.arange(len(rows), device=rows.device), counts)
+        entry = (
+            starts[owner]
+            + torch.arange(len(owner), device=rows.device)
+            - (torch.cumsum(counts, 0) - counts)[owner]
+        )
+        return (
+            owner,
+            getattr(self, f"{name}_col_indices")[entry],
+            getattr(self, f"{name}_values")[entry],
+        )
+
+    def propagate(
+        self, items: torch.Tensor, users: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 4-8 for the given nodes only: ``p`` ``[len(items), d]``, ``q`` ``[len(users), d]``.
+
+        Exact: layer ``k`` is computed for the nodes within ``K - k`` hops of the given ones
+        (sorted unique ids), which is all that their layer-``K`` states depend on; a batch
+        touches a few thousand nodes, not the whole graph.
+        """
+        tables = {"item": self.item_embedding.weight, "user": self.user_embedding.weight}
+        final = {"item": items, "user": users}
         if not self.use_hgnn:
-            return items, users
-        matrices = {name: getattr(self, f"edges_{name}") for name in self.edge_types}
-        state = {"item": self.node_dropout(items), "user": self.node_dropout(users)}
-        item_layers, user_layers = [items], [users]
-        for layer in self.layers:
-            state = layer(state, matrices)
-            item_layers.append(state["item"])
-            user_layers.append(state["user"])
-        return torch.stack(item_layers).mean(dim=0), torch.stack(user_layers).mean(dim=0)  # Eq. 8
+            return tables["item"][items], tables["user"][users]
+        needed, entries = [final], []  # node ids per layer, from layer K down to 0
+        for _ in self.layers:
+            current, below, found = needed[-1], {k: [v] for k, v in needed[-1].items()}, {}
+            for name in self.edge_types:
+                node, neighbour = EDGE_ENDS[name]
+                found[name] = self._rows(name, current[node])
+                below[neighbour].append(found[name][1])
+            needed.append({kind: torch.unique(torch.cat(ids)) for kind, ids in below.items()})
+            entries.append(found)
+        needed.reverse()
+        entries.reverse()
+        state = {kind: self.node_dropout(tables[kind][needed[0][kind]]) for kind in tables}
+        layers = {kind: [tables[kind][final[kind]]] for kind in tables}
+        for k, layer in enumerate(self.layers, start=1):
+            below, current = needed[k - 1], needed[k]
+            matrices = {}
+            for name, (owner, column, weight) in entries[k - 1].items():
+                node, neighbour = EDGE_ENDS[name]
+                index = torch.stack([owner, torch.searchsorted(below[neighbour], column)])
+                shape = (len(current[node]), len(below[neighbour]))
+                matrices[name] = torch.sparse_coo_tensor(index, weight, shape)
+            targets = {kind: torch.searchsorted(below[kind], current[kind]) for kind in tables}
+            state = layer(state, matrices, targets)
+            for kind in tables:
+                layers[kind].append(state[kind][torch.searchsorted(current[kind], final[kind])])
+        p, q = (torch.stack(layers[kind]).mean(dim=0) for kind in ("item", "user"))  # Eq. 8
+        return p, q
 
     @staticmethod
     def _attend(scores: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -208,12 +261,14 @@ class HGGNN(SequentialRecommender):
         self, item_seq: torch.Tensor, item_seq_len: torch.Tensor, user: torch.Tensor
     ) -> torch.Tensor:
         """Session preference ``S_u`` ``[B, d]`` of ``[B, L]`` prefixes, ``[B]`` lengths, users."""
-        item_states, user_states = self.propagate()
-        items = item_states[item_seq]
+        item_ids, item_seq_local = torch.unique(item_seq, return_inverse=True)
+        user_ids, user_local = torch.unique(user, return_inverse=True)
+        item_states, user_states = self.propagate(item_ids, user_ids)
+        items = item_states[item_seq_local]
         mask = item_seq > 0
         if not self.use_gpl:
             return self.current_preference(items, item_seq_len, mask)
-        general = self.general_preference(items, user_states[user], mask)
+        general = self.general_preference(items, user_states[user_local], mask)
         if not self.use_cpl:
             return general
         current = self.current_preference(items, item_seq_len, mask)

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from recbole.data import data_preparation
 
-from recbole_hug import registry
 from recbole_hug.config import SESSIONS_FILE, Config
+from recbole_hug.data.utils import create_dataset
 from recbole_hug.errors import ConfigError
 from recbole_hug.graph.global_graph import GlobalGraph, edge_matrix
-from recbole_hug.model.hggnn import HGNNLayer
+from recbole_hug.model.hggnn import HGGNN, HGNNLayer
 from recbole_hug.quick_start import run_recbole_hug
 from tests.conftest import FAST_OPTIONS
 
@@ -44,24 +45,6 @@ def write_session_data(folder: Path, n_users: int = 16, n_items: int = 20, seed:
 @pytest.fixture(scope="module")
 def session_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_session_data(tmp_path_factory.mktemp("hggnn-data"))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def hggnn_registered():
-    """Register HGGNN for these tests (as tests/conftest.py's toy_model), then restore."""
-    previous = registry.get_spec("HGGNN")
-    spec = registry.register(
-        "HGGNN",
-        "recbole_hug.model.hggnn:HGGNN",
-        dataset="recbole_hug.data.session_dataset:SessionDataset",
-        config_file=registry.default_config_file("HGGNN"),
-        overwrite=True,
-    )
-    yield spec
-    if previous is None:
-        registry.unregister("HGGNN")
-    else:
-        registry.register(*vars(previous).values(), overwrite=True)
 
 
 def test_one_hgnn_layer_by_hand() -> None:
@@ -100,6 +83,29 @@ def test_session_options_come_from_the_sessions_yaml_for_any_model() -> None:
         config = Config(model, "ml-100k", config_dict=options)
         assert {key: config[key] for key in sessions} == sessions
     assert Config("GRU4Rec", "ml-100k")["session_gap"] is None  # not session data
+
+
+def test_batch_propagation_equals_whole_graph_propagation(session_data: Path, workdir) -> None:
+    config = Config(
+        "HGGNN", "sess", config_dict={**OPTIONS, "data_path": str(session_data), "n_layers": 2}
+    )
+    dataset = create_dataset(config)
+    train, _, _ = data_preparation(config, dataset)
+    torch.manual_seed(0)
+    model = HGGNN(config, train._dataset).eval()
+    graph = train._dataset.global_graph
+    matrices = {name: edge_matrix(graph, name, layout="coo") for name in model.edge_types}
+    state = {"item": model.item_embedding.weight, "user": model.user_embedding.weight}
+    layers = [state]
+    for layer in model.layers:  # the paper's whole-graph propagation, as the reference
+        state = layer(state, matrices)
+        layers.append(state)
+    whole = {kind: torch.stack([s[kind] for s in layers]).mean(0) for kind in state}
+    items, users = torch.tensor([0, 2, 3, 7, 11]), torch.tensor([1, 4])
+    with torch.no_grad():
+        p, q = model.propagate(items, users)
+    assert torch.allclose(p, whole["item"][items], atol=1e-6)
+    assert torch.allclose(q, whole["user"][users], atol=1e-6)
 
 
 def run(data: Path, model: str = "HGGNN", **options) -> dict:
