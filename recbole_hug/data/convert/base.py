@@ -8,8 +8,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .atomic import clean_text
 from .errors import ConversionError, Report
-from .rawio import numbered_lines
+from .rawio import find_optional, numbered_lines
 from .records import Chunk, split_lines
 from .table import Interactions
 
@@ -80,6 +81,43 @@ def progress_lines(
             leave=False,
         )
     )
+
+
+def headed_side_table(
+    root: Path,
+    name: str,
+    id_field: str,
+    sep: str,
+    ctx: ReadContext,
+    seq_columns: Sequence[str] = (),
+) -> AuxTable | None:
+    """A side table (.item/.user) from a raw file with a header line, found beside ``root``.
+
+    The first column is the id (written as ``id_field``); the other columns keep their header
+    names as ``token`` fields, except ``seq_columns`` (comma-separated lists in the raw file),
+    written as ``token_seq``. A missing file is a reported warning, not an error.
+    """
+    found = find_optional(root, [name])
+    if found is None:
+        ctx.report.warn(f"{name} not found beside the interactions: no side table written")
+        return None
+    lines = numbered_lines(*found)
+    first = next(lines, None)
+    if first is None:
+        raise ConversionError(f"empty file (expected a header line) in {name}", found[0], 1)
+    names = [h.strip().lstrip("#\ufeff") for h in first[1].split(sep)]
+    fields = [(id_field, "token")] + [
+        (column, "token_seq" if column in seq_columns else "token") for column in names[1:]
+    ]
+    rows: dict[str, list[str]] = {}
+    for chunk in split_lines(lines, str(found[0]), sep, len(names), ctx.report, ctx.skip_bad):
+        cells = [c.tolist() for c in chunk.columns]
+        for j, column in enumerate(names[1:], start=1):
+            if column in seq_columns:
+                cells[j] = [cell.replace(",", " ") for cell in cells[j]]
+        for key, *rest in zip(*cells, strict=True):
+            rows[key] = clean_text(rest)
+    return AuxTable(fields, rows)
 
 
 def delimited_chunks(

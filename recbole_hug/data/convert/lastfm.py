@@ -2,20 +2,23 @@
 
 No header; ISO UTC times (``2009-05-04T23:08:57Z``); the file is sorted by user, then time
 descending (the preprocessing sorts ascending); some artist/track ids are empty: those rows are
-dropped and counted (as in HG-GNN's public code, which drops rows with a missing id).
+dropped and counted (as in HG-GNN's public code, which drops rows with a missing id). The user
+profiles beside it (``userid-profile.tsv``) become the .user table.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .base import RawData, ReadContext, delimited_chunks
+from .base import RawData, ReadContext, delimited_chunks, headed_side_table
 from .errors import ConversionError
 from .rawio import find_raw_file, require_path
 from .records import check_nonempty, parse_time
 from .table import InteractionBuilder
 
 FILE = "userid-timestamp-artid-artname-traid-traname.tsv"
+PROFILES = "userid-profile.tsv"
+"""The user profiles (``#id gender age country registered``), written as the .user table."""
 EXPECTED = f"{FILE} (or lastfm-dataset-1K.tar.gz extracted, .gz/.bz2/.zip)"
 ITEM_COLUMNS = {"artist": 2, "track": 4}
 """Column of the item id for each item level."""
@@ -43,4 +46,5 @@ def read_lastfm(path: Path, ctx: ReadContext) -> RawData:
         ctx.report.skip(f"empty {ctx.item_level} id", int((k1 & k2 & ~has_item).sum()))
         keep = k1 & k2 & has_item
         builder.add(chunk.columns[0][keep], items[keep], ts[keep])
-    return RawData(builder.build(), str(file) + (f":{member}" if member else ""))
+    users = headed_side_table(root, PROFILES, "user_id", "\t", ctx)
+    return RawData(builder.build(), str(file) + (f":{member}" if member else ""), users=users)

@@ -192,3 +192,39 @@ def test_xing_and_reddit_session_filters(tmp_path: Path) -> None:
     reddit.write_text("user,sub,time\nbob,aww,1\n")
     with pytest.raises(ConversionError, match="lacks"):
         convert("reddit", reddit, tmp_path, progress=False)
+
+
+def test_lastfm_profiles_become_the_user_table(tmp_path: Path) -> None:
+    raw = tmp_path / "userid-timestamp-artid-artname-traid-traname.tsv"
+    raw.write_text("u1\t2009-01-01T00:00:00Z\tA\ta\t\tt\nu2\t2009-01-01T00:00:00Z\tB\tb\t\tt\n")
+    (tmp_path / "userid-profile.tsv").write_text(
+        "#id\tgender\tage\tcountry\tregistered\n"
+        "u1\tm\t\tUnited States\tAug 13, 2006\nu3\tf\t22\tJapan\tFeb 1, 2007\n"
+    )
+    result = convert("lastfm-1k", raw, tmp_path / "out", preset="raw", progress=False)
+    header, rows = read_atomic(tmp_path / "out" / "lastfm-1k" / "lastfm-1k.user")
+    assert header == [
+        "user_id:token",
+        "gender:token",
+        "age:token",
+        "country:token",
+        "registered:token",
+    ]
+    assert rows == [["u1", "m", "", "United States", "Aug 13, 2006"]]  # u3 has no interaction
+    assert any("1 ids of the interactions have no row" in w for w in result.report.warnings)
+
+
+def test_xing_items_and_users_become_side_tables(tmp_path: Path) -> None:
+    (tmp_path / "interactions.csv").write_text(
+        "user_id\titem_id\tinteraction_type\tcreated_at\n1\t5\t1\t0\n2\t6\t1\t10\n"
+    )
+    (tmp_path / "items.csv").write_text("id\ttitle\tcareer_level\ttags\n5\t10,11\t3\t7\n")
+    (tmp_path / "users.csv").write_text("id\tjobroles\tcountry\n1\t4,5,6\tde\n2\t\tat\n")
+    convert("xing", tmp_path, tmp_path / "out", preset="raw", progress=False)
+    header, rows = read_atomic(tmp_path / "out" / "xing" / "xing.item")
+    assert header == ["item_id:token", "title:token_seq", "career_level:token", "tags:token_seq"]
+    assert rows == [["5", "10 11", "3", "7"]]
+    assert read_atomic(tmp_path / "out" / "xing" / "xing.user")[1] == [
+        ["1", "4 5 6", "de"],
+        ["2", "", "at"],
+    ]
