@@ -113,40 +113,51 @@ def epochs(options: dict, sasrec_batches: int) -> None:
         print(f"| {label} | {batches:,} | {seconds:.1f} | {how} | {rows[-1][1] / seconds:.1f}x |")
 
 
-def head_cost(batch: int, length: int, n_items: int, repeat: int) -> None:
+def head_cost(batch: int, length: int, n_items: int, repeat: int, n_layers: int = 2) -> None:
+    """An encoder of ``n_layers`` blocks whose 4 heads are all of one kind, as HUGT runs it:
+    the HUG edges (and SE's path lengths and ``phi`` bias) once per batch, shared by the blocks."""
     torch.manual_seed(0)
-    hidden, heads, head_size = 64, 4, 16
+    hidden, heads, head_size, clip = 64, 4, 16, 5
     items = torch.randint(1, n_items, (batch, length))
     embeddings = torch.nn.functional.normalize(torch.randn(n_items, 32), dim=1)
     x = torch.randn(batch, length, hidden, requires_grad=True)
     causal = torch.full((length, length), float("-inf")).triu(1)
     positions = torch.randn(length, hidden)
+    phi = torch.nn.Embedding(clip + 1, heads)
 
     def run(n_graph: int, mode: str) -> float:
-        block = HUGBlock(
-            HUGAttention(hidden, head_size, heads - n_graph, n_graph, mode, 5, True, 0.0),
-            hidden,
-            hidden,
-            0.0,
-            "relu",
-            1e-12,
-        )
+        blocks = [
+            HUGBlock(
+                HUGAttention(hidden, head_size, heads - n_graph, n_graph, True, 0.0),
+                hidden,
+                hidden,
+                0.0,
+                "relu",
+                1e-12,
+            )
+            for _ in range(n_layers)
+        ]
 
         def step():
             graph = None
             if n_graph:
-                edges = knn_predecessor_edges(items, embeddings, 10)
-                graph = (
-                    graph_attention_mask(edges) if mode == "MP" else shortest_path_lengths(edges, 5)
-                )
-            block(x, causal, positions, graph).sum().backward()
+                with torch.no_grad():
+                    edges = knn_predecessor_edges(items, embeddings, 10)
+                    graph = graph_attention_mask(edges) if mode == "MP" else None
+                    lengths = None if mode == "MP" else shortest_path_lengths(edges, clip)
+                if mode == "SE":
+                    graph = phi(lengths).permute(0, 3, 1, 2) + causal
+            state = x
+            for block in blocks:
+                state = block(state, causal, positions, graph)
+            state.sum().backward()
 
         return timed(step, repeat)[0]
 
     sequence = run(0, "MP")
     print(
-        f"\n### Cost per token of a head (B = {batch}, L = {length}, 4 heads of 16, one block, "
-        f"forward + backward, HUG edges per batch included; best of {repeat})\n"
+        f"\n### Cost per token of a head (B = {batch}, L = {length}, {n_layers} blocks of 4 heads "
+        f"of 16, forward + backward, HUG edges per batch included; best of {repeat})\n"
     )
     print("| heads | ms per batch | / sequence heads |\n|---|---|---|")
     print(f"| 4 sequence heads | {1000 * sequence:.1f} | 1.00 |")

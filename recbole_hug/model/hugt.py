@@ -8,7 +8,8 @@ device, in :mod:`recbole_hug.graph.hug`). Map of the paper to the code:
 
 - Eq. 1 (generalised self-attention), Eq. 4 (heads concatenated and projected), section 4.3
   (relative positional encoding ``psi``) and 4.4 (graph heads: ``MP`` message passing over
-  collaborative edges, ``SE`` spatial encoding ``phi(s_ij)``): :mod:`recbole_hug.model.layers`,
+  collaborative edges, ``SE`` spatial encoding ``phi(s_ij)``, one learned scalar per graph head
+  and clipped length, shared by the blocks as Graphormer's): :mod:`recbole_hug.model.layers`,
   where the ``n_heads`` heads of each block are split into ``n_heads - n_graph_heads`` sequence
   heads and ``n_graph_heads`` graph heads.
 - Eq. 2-3 (self-attention blocks, with residuals and layer norm as SASRec): ``HUGBlock``.
@@ -106,6 +107,9 @@ class HUGT(SequentialRecommender):
                 )
             self.register_buffer("svd_item_embeddings", dataset.svd_item_embeddings.float())
 
+        if self.uses_graph and self.graph_mode == "SE":  # phi, shared by the blocks
+            n_graph = max(n_graph for _, n_graph in split)
+            self.spatial_encoding = nn.Embedding(self.spatial_clip + 1, n_graph)
         self.item_embedding = nn.Embedding(self.n_items, hidden, padding_idx=0)
         self.item_bias = nn.Parameter(torch.zeros(self.n_items))
         self.position_embedding = nn.Embedding(self.max_seq_length, hidden)
@@ -118,8 +122,6 @@ class HUGT(SequentialRecommender):
                     head_size,
                     n_seq,
                     n_graph,
-                    self.graph_mode,
-                    self.spatial_clip,
                     self.relative,
                     config["attn_dropout_prob"],
                 ),
@@ -144,15 +146,20 @@ class HUGT(SequentialRecommender):
             module.bias.data.zero_()
             module.weight.data.fill_(1.0)
 
-    @torch.no_grad()
-    def graph_inputs(self, item_seq: torch.Tensor) -> torch.Tensor | None:
-        """Graph heads' input for ``[B, L]`` items: MP mask or SE path lengths, ``[B, L, L]``."""
+    def graph_inputs(self, item_seq: torch.Tensor, causal: torch.Tensor) -> torch.Tensor | None:
+        """Graph heads' input for ``[B, L]`` items, shared by every block.
+
+        MP: the ``[B, L, L]`` boolean mask of collaborative neighbours (and self). SE: the
+        ``[B, H_graph, L, L]`` bias ``phi(s_ij)`` plus the ``[L, L]`` causal mask.
+        """
         if not self.uses_graph:
             return None
-        edges = knn_predecessor_edges(item_seq, self.svd_item_embeddings, self.hug_k)
-        if self.graph_mode == "MP":
-            return graph_attention_mask(edges)
-        return shortest_path_lengths(edges, self.spatial_clip)
+        with torch.no_grad():  # the HUG is fixed: built from the frozen SVD embeddings
+            edges = knn_predecessor_edges(item_seq, self.svd_item_embeddings, self.hug_k)
+            if self.graph_mode == "MP":
+                return graph_attention_mask(edges)
+            lengths = shortest_path_lengths(edges, self.spatial_clip)
+        return self.spatial_encoding(lengths).permute(0, 3, 1, 2) + causal
 
     def forward(
         self, item_seq: torch.Tensor, item_seq_len: torch.Tensor | None = None
@@ -165,7 +172,7 @@ class HUGT(SequentialRecommender):
             x = x + positions.unsqueeze(0)
         x = self.embedding_dropout(self.embedding_norm(x))
         causal = torch.full((length, length), float("-inf"), device=x.device).triu(1)
-        graph = self.graph_inputs(item_seq)
+        graph = self.graph_inputs(item_seq, causal)
         relative = positions if self.relative else None
         for block in self.blocks:
             x = block(x, causal, relative, graph)

@@ -9,7 +9,8 @@ self-attention layer (Eq. 1) whose heads are split into two groups (section 4.5)
   the model adds absolute positional embeddings to its input instead;
 - *graph heads*, section 4.4: ``MP`` attends only to collaborative neighbours (Eq. 1 with
   ``N(i)`` the HUG neighbours, plus ``i`` itself); ``SE`` attends causally and adds
-  ``phi(s_ij)``, a learned scalar per head of the clipped shortest-path length.
+  ``phi(s_ij)``, a learned scalar per head of the clipped shortest-path length (computed once per
+  forward pass by the model and shared by the blocks, as Graphormer's spatial encoding).
 
 The heads' outputs are concatenated and projected (Eq. 4), followed by the point-wise
 feed-forward layer (Eq. 2), each with dropout, a residual connection and layer norm (as SASRec).
@@ -34,8 +35,6 @@ class HUGAttention(nn.Module):
         head_size: the width of each head (the paper's Eq. 4: ``d``; usual: ``d / n_heads``).
         n_seq_heads: sequence heads (the first heads).
         n_graph_heads: graph heads (the last heads).
-        graph_mode: ``"MP"`` or ``"SE"``.
-        spatial_clip: ``S``, the largest shortest-path length (SE).
         relative_positions: add ``psi(p_i, p_j)`` to the sequence heads' scores.
         attn_dropout: dropout on the attention weights.
     """
@@ -46,8 +45,6 @@ class HUGAttention(nn.Module):
         head_size: int,
         n_seq_heads: int,
         n_graph_heads: int,
-        graph_mode: str,
-        spatial_clip: int,
         relative_positions: bool,
         attn_dropout: float,
     ) -> None:
@@ -55,7 +52,6 @@ class HUGAttention(nn.Module):
         self.n_seq, self.n_graph = n_seq_heads, n_graph_heads
         self.n_heads = n_seq_heads + n_graph_heads
         self.head_size = head_size
-        self.graph_mode = graph_mode
         self.qkv = nn.Linear(hidden_size, 3 * self.n_heads * head_size)
         self.out = nn.Linear(self.n_heads * head_size, hidden_size)  # W_o of Eq. 4
         self.attn_dropout = attn_dropout
@@ -63,11 +59,6 @@ class HUGAttention(nn.Module):
         self.psi = (
             nn.Linear(hidden_size, 2 * seq_width, bias=False)
             if relative_positions and n_seq_heads
-            else None
-        )
-        self.phi = (
-            nn.Embedding(spatial_clip + 1, n_graph_heads)
-            if graph_mode == "SE" and n_graph_heads
             else None
         )
 
@@ -86,8 +77,8 @@ class HUGAttention(nn.Module):
     ) -> torch.Tensor:
         """What each head adds to ``q_i^T k_j / sqrt(d_h)``: ``[B, H, L, L]``, ``-inf`` = masked.
 
-        Sequence heads (first): the causal mask, plus ``psi(p_i, p_j)``. Graph heads (last): MP,
-        0 on allowed pairs and ``-inf`` elsewhere; SE, the causal mask plus ``phi(s_ij)``.
+        Sequence heads (first): the causal mask, plus ``psi(p_i, p_j)``. Graph heads (last): MP
+        (a boolean ``graph``), 0 on allowed pairs and ``-inf`` elsewhere; SE, ``graph`` itself.
         Arguments as in :meth:`forward`.
         """
         length = causal_bias.shape[0]
@@ -98,12 +89,12 @@ class HUGAttention(nn.Module):
                 seq_bias = seq_bias + self._position_scores(positions)
             biases.append(seq_bias.unsqueeze(0).expand(batch, -1, -1, -1))
         if self.n_graph:
-            if self.phi is None:  # MP: only collaborative neighbours (and i itself)
+            if graph.dtype == torch.bool:  # MP: only collaborative neighbours (and i itself)
                 allowed = torch.zeros(graph.shape, dtype=causal_bias.dtype, device=graph.device)
                 allowed = allowed.masked_fill(~graph, float("-inf")).unsqueeze(1)
                 biases.append(allowed.expand(-1, self.n_graph, -1, -1))
-            else:  # SE: causal, plus phi(s_ij)
-                biases.append(self.phi(graph).permute(0, 3, 1, 2) + causal_bias)
+            else:  # SE: the causal mask plus phi(s_ij), [B, H_graph, L, L]
+                biases.append(graph)
         return torch.cat(biases, dim=1) if len(biases) > 1 else biases[0]
 
     def forward(
@@ -119,8 +110,9 @@ class HUGAttention(nn.Module):
             x: ``[B, L, d]`` inputs.
             causal_bias: ``[L, L]`` float, 0 where ``j <= i``, ``-inf`` elsewhere.
             positions: ``[L, d]`` position embeddings (relative encoding), or None.
-            graph: graph heads' input: ``[B, L, L]`` bool allowed pairs (MP) or long clipped
-                shortest-path lengths (SE); None without graph heads.
+            graph: graph heads' input: ``[B, L, L]`` bool allowed pairs (MP), or the
+                ``[B, H_graph, L, L]`` float bias ``phi(s_ij)`` plus the causal mask (SE); None
+                without graph heads.
 
         Returns:
             ``[B, L, d]``.

@@ -68,6 +68,28 @@ def test_outputs_never_see_later_items(prepared, variant: dict) -> None:
             config[key] = OPTIONS.get(key, Config("HUGT", "ml-100k")[key])
 
 
+def test_se_bias_is_phi_of_the_causal_path_lengths_by_hand(prepared) -> None:
+    config, dataset = prepared
+    config["graph_mode"], config["hug_k"], config["spatial_clip"] = "SE", 1, 2
+    try:
+        model = HUGT(config, dataset)
+    finally:
+        config["graph_mode"], config["hug_k"], config["spatial_clip"] = "MP", 2, 5
+    embeddings = torch.zeros(dataset.item_num, 2)
+    embeddings[1], embeddings[2], embeddings[3] = torch.tensor([[1.0, 0], [0, 1.0], [1.0, 0.1]])
+    model.svd_item_embeddings = embeddings
+    with torch.no_grad():  # one graph head: phi(0), phi(1), phi(2)
+        model.spatial_encoding.weight.copy_(torch.tensor([[10.0, 10], [20, 20], [30, 30]]))
+    causal = torch.full((3, 3), float("-inf")).triu(1)
+    bias = model.graph_inputs(torch.tensor([[1, 2, 3]]), causal)
+    # edges (k = 1): position 1 -> 0, position 2 -> 0 (item 3 is closest to item 1), so
+    # s = [[0, -, -], [1, 0, -], [1, 2, 0]] (2 -> 1 goes through 0)
+    inf = float("-inf")
+    expected = torch.tensor([[10.0, inf, inf], [20.0, 10.0, inf], [20.0, 30.0, 10.0]])
+    assert bias.shape == (1, 2, 3, 3)
+    assert torch.equal(bias[0, 0], expected) and torch.equal(bias[0, 1], expected)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
