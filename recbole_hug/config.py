@@ -39,7 +39,7 @@ from recbole.utils.argument_list import (
 
 from recbole_hug import registry
 from recbole_hug.compat import restore_legacy_numpy_names
-from recbole_hug.errors import ConfigError, DataError
+from recbole_hug.errors import ConfigError, DataError, HugError
 from recbole_hug.paths import ATOMIC_DATA_DIR, PROPERTIES_DIR
 from recbole_hug.utils import get_model
 
@@ -206,12 +206,18 @@ class Config(RecBoleConfig):
         cmd_args: Sequence[str] | None = None,
     ) -> None:
         self._cmd_args = list(cmd_args or [])
-        super().__init__(
-            model=model,
-            dataset=dataset,
-            config_file_list=[str(path) for path in config_file_list or []],
-            config_dict=dict(config_dict) if config_dict else None,
-        )
+        try:
+            super().__init__(
+                model=model,
+                dataset=dataset,
+                config_file_list=[str(path) for path in config_file_list or []],
+                config_dict=dict(config_dict) if config_dict else None,
+            )
+        except HugError:
+            raise
+        except (ValueError, NotImplementedError, RuntimeError, TypeError) as error:
+            # RecBole's own option checks (metrics, topk, eval_args, neg sampling, ...)
+            raise ConfigError(f"invalid options: {error}") from error
 
     # ----------------------------------------------------------------------------------------
     # RecBole's steps, replaced

@@ -153,6 +153,19 @@ def test_bad_config_files_are_named(tmp_path: Path, content: str | None, message
         Config("SASRec", "ml-100k", config_file_list=[path])
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"metrics": ["Foo"]}, "There is no metric named 'Foo'"),
+        ({"topk": [0]}, "topk must be a positive integer"),
+        ({"eval_args": "LS"}, "eval_args:\\[LS\\] should be a dict"),
+    ],
+)
+def test_recbole_option_checks_become_config_errors(options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Config("SASRec", "ml-100k", config_dict=options)
+
+
 def test_model_and_dataset_are_required() -> None:
     with pytest.raises(ConfigError, match="no model given"):
         Config(dataset="ml-100k")
