@@ -46,6 +46,54 @@ def _start_logging(config: Config) -> logging.Logger:
     return logger
 
 
+def _build(config: Config, log: bool) -> tuple:
+    """RecBole's preparation, shared by every entry point: seeds, logging, the dataset, its
+    three dataloaders and the model (the model's seed offset by the DDP rank).
+
+    Returns:
+        ``(dataset, train_data, valid_data, test_data, model)``.
+    """
+    init_seed(config["seed"], config["reproducibility"])
+    logger = _start_logging(config)
+    if log:
+        logger.info(sys.argv)
+        logger.info(config)
+    dataset = create_dataset(config)
+    if log:
+        logger.info(dataset)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    return dataset, train_data, valid_data, test_data, model
+
+
+def _train_and_test(
+    config: Config,
+    model: Any,
+    train_data: Any,
+    valid_data: Any,
+    test_data: Any,
+    saved: bool,
+    verbose: bool,
+    show_progress: bool,
+) -> dict[str, Any]:
+    """Fit with early stopping on validation, then test (with the best checkpoint if saved)."""
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    with trusted_checkpoints():
+        best_valid_score, best_valid_result = trainer.fit(
+            train_data, valid_data, verbose=verbose, saved=saved, show_progress=show_progress
+        )
+        test_result = trainer.evaluate(
+            test_data, load_best_model=saved, show_progress=show_progress
+        )
+    return {
+        "best_valid_score": best_valid_score,
+        "valid_score_bigger": config["valid_metric_bigger"],
+        "best_valid_result": best_valid_result,
+        "test_result": test_result,
+    }
+
+
 def run_recbole_hug(
     model: str | None = None,
     dataset: str | None = None,
@@ -70,40 +118,18 @@ def run_recbole_hug(
         ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``.
     """
     config = Config(model, dataset, config_file_list, config_dict, cmd_args)
-    init_seed(config["seed"], config["reproducibility"])
-    logger = _start_logging(config)
-    logger.info(sys.argv)
-    logger.info(config)
-
-    dataset = create_dataset(config)
-    logger.info(dataset)
-    train_data, valid_data, test_data = data_preparation(config, dataset)
-
-    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    dataset, train_data, valid_data, test_data, model = _build(config, log=True)
+    logger = getLogger()
     logger.info(model)
     flops = get_flops(model, dataset, config["device"], logger, construct_transform(config))
     logger.info(set_color("FLOPs", "blue") + f": {flops}")
-
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    with trusted_checkpoints():
-        best_valid_score, best_valid_result = trainer.fit(
-            train_data, valid_data, saved=saved, show_progress=config["show_progress"]
-        )
-        test_result = trainer.evaluate(
-            test_data, load_best_model=saved, show_progress=config["show_progress"]
-        )
-
+    result = _train_and_test(
+        config, model, train_data, valid_data, test_data, saved, True, config["show_progress"]
+    )
     environment = get_environment(config)
     logger.info("The running environment of this training is as follows:\n" + environment.draw())
-    logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
-    logger.info(set_color("test result", "yellow") + f": {test_result}")
-    result = {
-        "best_valid_score": best_valid_score,
-        "valid_score_bigger": config["valid_metric_bigger"],
-        "best_valid_result": best_valid_result,
-        "test_result": test_result,
-    }
+    logger.info(set_color("best valid ", "yellow") + f": {result['best_valid_result']}")
+    logger.info(set_color("test result", "yellow") + f": {result['test_result']}")
     if not config["single_spec"]:
         dist.destroy_process_group()
     if config["local_rank"] == 0 and queue is not None:
@@ -166,25 +192,9 @@ def objective_function(
     Works for plugin models and RecBole's models alike (the model is the ``model`` option).
     """
     config = Config(config_dict=config_dict, config_file_list=config_file_list)
-    init_seed(config["seed"], config["reproducibility"])
-    _start_logging(config)
-    dataset = create_dataset(config)
-    train_data, valid_data, test_data = data_preparation(config, dataset)
-    init_seed(config["seed"], config["reproducibility"])
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    with trusted_checkpoints():
-        best_valid_score, best_valid_result = trainer.fit(
-            train_data, valid_data, verbose=False, saved=saved
-        )
-        test_result = trainer.evaluate(test_data, load_best_model=saved)
-    return {
-        "model": config["model"],
-        "best_valid_score": best_valid_score,
-        "valid_score_bigger": config["valid_metric_bigger"],
-        "best_valid_result": best_valid_result,
-        "test_result": test_result,
-    }
+    _, train_data, valid_data, test_data, model = _build(config, log=False)
+    result = _train_and_test(config, model, train_data, valid_data, test_data, saved, False, False)
+    return {"model": config["model"], **result}
 
 
 def load_data_and_model(model_file: str) -> tuple:
@@ -199,14 +209,7 @@ def load_data_and_model(model_file: str) -> tuple:
     # RecBole checkpoints pickle the whole Config (see recbole_hug.compat.trusted_checkpoints).
     checkpoint = torch.load(model_file, map_location="cpu", weights_only=False)
     config = checkpoint["config"]
-    init_seed(config["seed"], config["reproducibility"])
-    logger = _start_logging(config)
-    logger.info(config)
-    dataset = create_dataset(config)
-    logger.info(dataset)
-    train_data, valid_data, test_data = data_preparation(config, dataset)
-    init_seed(config["seed"], config["reproducibility"])
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    dataset, train_data, valid_data, test_data, model = _build(config, log=True)
     model.load_state_dict(checkpoint["state_dict"])
     model.load_other_parameter(checkpoint.get("other_parameter"))
     return config, model, dataset, train_data, valid_data, test_data

@@ -28,6 +28,7 @@ from recbole.utils import FeatureSource, FeatureType, set_color
 from recbole_hug.data.sequences import gather_rows, prefix_rows, training_windows
 from recbole_hug.errors import ConfigError, DataError
 from recbole_hug.graph.hug import svd_item_embeddings
+from recbole_hug.model.layers import head_split
 
 #: The stream position of each row's target (validation and test rows).
 TARGET_POSITION_FIELD = "target_position"
@@ -69,8 +70,7 @@ class HUGTDataset(SequentialDataset):
     """RecBole's ``SequentialDataset`` for HUGT (see the module docstring).
 
     After :meth:`build`, the training dataset has ``svd_item_embeddings`` (``[n_items, svd_dim]``
-    float tensor) when the model has graph heads (``n_graph_heads > 0`` or a non-concurrent
-    ``fusion``).
+    float tensor) when some block has graph heads (:func:`recbole_hug.model.layers.head_split`).
     """
 
     def __init__(self, config) -> None:
@@ -114,7 +114,7 @@ class HUGTDataset(SequentialDataset):
     def build(self) -> list[SequentialDataset]:
         train, *evaluation = super().build()
         train._to_windows()
-        if self._uses_graph():
+        if any(n_graph for _, n_graph in head_split(self.config)):
             train._add_svd()
         return [train, *evaluation]
 
@@ -127,9 +127,6 @@ class HUGTDataset(SequentialDataset):
             prefixes = gather_rows(self._stream_items, target, length, self.max_item_list_len)
             rows.update(Interaction({self.item_id_list_field: torch.from_numpy(prefixes)}))
         return rows
-
-    def _uses_graph(self) -> bool:
-        return self.config["n_graph_heads"] > 0 or self.config["fusion"] != "concurrent"
 
     def _to_windows(self) -> None:
         """Replace the training rows by windows of whole sequences (every target once)."""

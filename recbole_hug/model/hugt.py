@@ -37,7 +37,7 @@ from torch import nn
 from recbole_hug.data.hugt_dataset import TARGET_LIST_FIELD
 from recbole_hug.errors import ConfigError
 from recbole_hug.graph.hug import graph_attention_mask, knn_predecessor_edges, shortest_path_lengths
-from recbole_hug.model.layers import ACTIVATIONS, HUGAttention, HUGBlock
+from recbole_hug.model.layers import ACTIVATIONS, HUGAttention, HUGBlock, head_split
 
 CHOICES = {
     "graph_mode": ("MP", "SE"),
@@ -72,16 +72,6 @@ def check_options(config) -> None:
     for option in ("n_candidates", "head_size"):
         if config[option] is not None and config[option] < 1:
             raise ConfigError(f"option '{option}' must be >= 1 or ~, got {config[option]}")
-
-
-def head_split(config) -> list[tuple[int, int]]:
-    """``(sequence heads, graph heads)`` of each block, by ``fusion``."""
-    n_heads, n_layers = config["n_heads"], config["n_layers"]
-    if config["fusion"] == "graph_then_sequence":
-        return [(0, n_heads)] * n_layers + [(n_heads, 0)] * n_layers
-    if config["fusion"] == "sequence_then_graph":
-        return [(n_heads, 0)] * n_layers + [(0, n_heads)] * n_layers
-    return [(n_heads - config["n_graph_heads"], config["n_graph_heads"])] * n_layers
 
 
 class HUGT(SequentialRecommender):

@@ -27,6 +27,18 @@ from torch import nn
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
 
 
+def head_split(config) -> list[tuple[int, int]]:
+    """``(sequence heads, graph heads)`` of each block, by the options ``n_heads``,
+    ``n_graph_heads``, ``n_layers`` and ``fusion`` (concurrent: every block split alike;
+    graph_then_sequence / sequence_then_graph: ``n_layers`` blocks of one kind, then the other)."""
+    n_heads, n_layers = config["n_heads"], config["n_layers"]
+    if config["fusion"] == "graph_then_sequence":
+        return [(0, n_heads)] * n_layers + [(n_heads, 0)] * n_layers
+    if config["fusion"] == "sequence_then_graph":
+        return [(n_heads, 0)] * n_layers + [(0, n_heads)] * n_layers
+    return [(n_heads - config["n_graph_heads"], config["n_graph_heads"])] * n_layers
+
+
 class HUGAttention(nn.Module):
     """Multi-head attention with ``n_seq_heads`` sequence heads and ``n_graph_heads`` graph heads.
 
