@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import recbole
+import torch
 import yaml
 from recbole.config import Config as RecBoleConfig
 from recbole.utils import ModelType
@@ -84,6 +85,13 @@ UNDECLARED_RECBOLE_OPTIONS: frozenset[str] = frozenset(
 )
 
 _CONVERTIBLE = (str, int, float, list, tuple, dict, bool)
+
+
+def available_cpus() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def parse_option_value(text: str) -> Any:
@@ -152,6 +160,13 @@ def _matches_type(value: Any, default: Any) -> bool:
     return isinstance(value, type(default))
 
 
+@cache
+def _downloadable_datasets() -> frozenset[str]:
+    """The datasets RecBole knows how to download (its ``url.yaml``)."""
+    with open(RECBOLE_DIR / "properties" / "dataset" / "url.yaml", encoding="utf-8") as file:
+        return frozenset(yaml.safe_load(file))
+
+
 def resolve_data_path(dataset: str, data_path: str | None) -> Path:
     """The folder holding ``<dataset>.inter``.
 
@@ -163,8 +178,15 @@ def resolve_data_path(dataset: str, data_path: str | None) -> Path:
     Raises:
         DataError: the dataset is nowhere, saying where it looked.
     """
+    downloadable = _downloadable_datasets()
     if data_path is not None:
-        return Path(data_path) / dataset
+        folder = Path(data_path) / dataset
+        if folder.exists() or dataset in downloadable:
+            return folder
+        raise DataError(
+            f"dataset '{dataset}' not found: option 'data_path' is {data_path!r}, and "
+            f"{folder} does not exist (data_path is the folder holding {dataset}/)"
+        )
     candidates = [
         Path("atomic_data") / dataset,
         ATOMIC_DATA_DIR / dataset,
@@ -173,8 +195,6 @@ def resolve_data_path(dataset: str, data_path: str | None) -> Path:
     for folder in candidates:
         if (folder / f"{dataset}.inter").is_file():
             return folder
-    with open(RECBOLE_DIR / "properties" / "dataset" / "url.yaml", encoding="utf-8") as file:
-        downloadable = yaml.safe_load(file)
     if dataset in downloadable:
         return Path("dataset") / dataset
     looked = "\n  ".join(str(folder / f"{dataset}.inter") for folder in candidates)
@@ -325,11 +345,104 @@ class Config(RecBoleConfig):
         options["data_path"] = str(resolve_data_path(self.dataset, explicit_path))
 
     # ----------------------------------------------------------------------------------------
+    # Devices and processes
+    def _init_device(self) -> None:
+        """RecBole's device set-up, with a CPU path for multi-process (DDP) runs.
+
+        One process: ``cuda`` when :meth:`uses_cuda`, else ``cpu`` (RecBole ignores ``use_gpu``).
+        A process of a multi-process run (``local_rank`` set by
+        :func:`recbole_hug.quick_start.run`) joins the process group at ``tcp://ip:port`` as
+        global rank ``local_rank + offset`` of ``world_size``: NCCL on GPU ``local_rank`` when GPUs
+        are used, else gloo on the CPU, the machine's cores shared out among its ``nproc``
+        processes. Processes other than local rank 0 log errors only, as in RecBole.
+
+        Raises:
+            ConfigError: the processes do not fit (:meth:`check_processes`), or the process group
+                cannot be joined at ``ip``/``port``.
+        """
+        options = self.final_config_dict
+        gpu_id = options["gpu_id"]
+        options["gpu_id"] = (
+            ",".join(map(str, gpu_id)) if isinstance(gpu_id, (tuple, list)) else str(gpu_id)
+        )
+        os.environ["CUDA_VISIBLE_DEVICES"] = options["gpu_id"]
+        cuda = self.uses_cuda()
+        if "local_rank" not in options:
+            options.update(
+                single_spec=True, local_rank=0, device=torch.device("cuda" if cuda else "cpu")
+            )
+            return
+        local_rank, nproc = options["local_rank"], options["nproc"]
+        self.check_processes(nproc, options["world_size"], options["offset"])
+        address = f"tcp://{options['ip']}:{options['port']}"
+        rank = local_rank + options["offset"]
+        try:
+            torch.distributed.init_process_group(
+                backend="nccl" if cuda else "gloo",
+                init_method=address,
+                rank=rank,
+                world_size=options["world_size"],
+            )
+        except RuntimeError as error:
+            raise ConfigError(
+                f"process {rank} could not join the process group at {address} "
+                f"(options 'ip' and 'port'): {error}"
+            ) from error
+        if cuda:
+            torch.cuda.set_device(local_rank)
+            device = torch.device("cuda", local_rank)
+        else:
+            torch.set_num_threads(max(1, available_cpus() // nproc))
+            device = torch.device("cpu")
+        options.update(device=device, single_spec=False)
+        if local_rank != 0:
+            options.update(state="error", show_progress=False, verbose=False)
+
+    def uses_cuda(self) -> bool:
+        """Whether the run uses GPUs: ``use_gpu`` is True, ``gpu_id`` names one, CUDA is there."""
+        options = self.final_config_dict
+        return bool(options["use_gpu"]) and options["gpu_id"] != "" and torch.cuda.is_available()
+
+    def check_processes(self, nproc: int, world_size: int, offset: int) -> None:
+        """Check that ``nproc`` processes, global ranks ``offset`` to ``offset + nproc - 1`` of
+        ``world_size``, fit on this machine: one GPU each, or on the CPU at most one per core.
+
+        Raises:
+            ConfigError: naming ``nproc`` (or ``world_size`` and ``group_offset``) and the limit.
+        """
+        if nproc < 1:
+            raise ConfigError(f"option 'nproc' must be at least 1, got {nproc}")
+        if offset < 0 or offset + nproc > world_size:
+            raise ConfigError(
+                f"options 'group_offset' ({offset}) and 'nproc' ({nproc}) give global ranks "
+                f"{offset} to {offset + nproc - 1}, outside the 0 to {world_size - 1} of "
+                f"'world_size' ({world_size})"
+            )
+        if self.uses_cuda():
+            gpu_id = self.final_config_dict["gpu_id"]
+            gpus = min(len(gpu_id.split(",")), torch.cuda.device_count())
+            if nproc > gpus:
+                raise ConfigError(
+                    f"option 'nproc' ({nproc}) is more than the {gpus} GPU(s) that gpu_id "
+                    f"'{gpu_id}' gives this machine (one process per GPU); pass --nproc={gpus} "
+                    "or less, more ids in --gpu_id, or --use_gpu=False for CPU processes"
+                )
+        elif nproc > (cpus := available_cpus()):
+            raise ConfigError(
+                f"option 'nproc' ({nproc}) is more than the {cpus} CPU cores of this machine "
+                f"(no GPU in use: one process per core at most); pass --nproc={cpus} or less"
+            )
+
+    # ----------------------------------------------------------------------------------------
     # Checks
+    def known_options(self) -> frozenset[str]:
+        """Every option that RecBole or the plugin's yaml files (for this model) declare."""
+        return _recbole_declared_options() | UNDECLARED_RECBOLE_OPTIONS | self._plugin_options
+
     def _check_options(self) -> None:
         """Ill-typed values of the plugin's model and session options are errors; unknown options
         are warnings."""
-        known = _recbole_declared_options() | UNDECLARED_RECBOLE_OPTIONS | self._plugin_options
+        known = self.known_options()
         for key, value in self.external_config_dict.items():
             source = self._option_source.get(key, "options")
             if key in self._typed_defaults:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import pickle
 import sys
 from collections.abc import Mapping, Sequence
 from logging import getLogger
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
+import yaml
 from recbole.data import data_preparation
 from recbole.data.transform import construct_transform
 from recbole.utils import get_environment, get_flops, init_logger, init_seed, set_color
@@ -25,6 +28,7 @@ from recbole_hug.compat import restore_legacy_numpy_names, trusted_checkpoints
 from recbole_hug.config import Config
 from recbole_hug.data.utils import create_dataset
 from recbole_hug.errors import HugError
+from recbole_hug.trainer import config_dict_from_options
 from recbole_hug.utils import get_model, get_trainer
 
 DEFAULT_MODEL = "HUGT"
@@ -79,6 +83,7 @@ def _train_and_test(
 ) -> dict[str, Any]:
     """Fit with early stopping on validation, then test (with the best checkpoint if saved)."""
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    trainer.set_serving_data(train_data, valid_data, test_data)
     with trusted_checkpoints():
         best_valid_score, best_valid_result = trainer.fit(
             train_data, valid_data, verbose=verbose, saved=saved, show_progress=show_progress
@@ -138,10 +143,23 @@ def run_recbole_hug(
 
 
 def _run_rank(rank: int, *args: Any) -> None:
-    """One process of a multi-process run (``torch.multiprocessing.spawn`` target)."""
+    """One process of a multi-process run (``torch.multiprocessing.spawn`` target); a HugError
+    is also sent to the parent, which reports it in place of the process's traceback."""
     *positional, kwargs = args
     kwargs["config_dict"] = {**kwargs.get("config_dict", {}), "local_rank": rank}
-    run_recbole_hug(*positional, **kwargs)
+    try:
+        run_recbole_hug(*positional, **kwargs)
+    except HugError as error:
+        kwargs["queue"].put(error)
+        raise
+
+
+def _drain(queue: Any) -> list[Any]:
+    """Everything the processes of a run put in ``queue``."""
+    items = []
+    while not queue.empty():
+        items.append(queue.get())
+    return items
 
 
 def run(
@@ -157,16 +175,37 @@ def run(
     group_offset: int = 0,
     cmd_args: Sequence[str] | None = None,
 ) -> dict[str, Any] | None:
-    """One run in this process, or ``nproc`` DDP processes (as RecBole's ``run``)."""
+    """One run in this process, or ``nproc`` DDP processes (as RecBole's ``run``).
+
+    Several processes (``nproc`` > 1, or ``world_size`` > 0 for several machines) train one
+    model with torch DDP: NCCL with one GPU per process, or gloo with CPU processes
+    (``use_gpu=False`` or no CUDA; see ``docs/distributed.md``). This machine runs global ranks
+    ``group_offset`` to ``group_offset + nproc - 1`` of ``world_size``, meeting at ``ip:port``.
+    The options are checked, and the processes against this machine's GPUs or cores, before
+    any process starts.
+
+    Returns:
+        The results (see :func:`run_recbole_hug`); with several processes, those of this
+        machine's first process (every process has the same metrics).
+
+    Raises:
+        HugError: bad options, too many processes for this machine, or a process's HugError.
+    """
     if nproc == 1 and world_size <= 0:
         return run_recbole_hug(
             model, dataset, config_file_list, config_dict, saved, cmd_args=cmd_args
         )
     import torch.multiprocessing as mp
 
+    world_size = world_size if world_size > 0 else nproc
+    config = Config(model, dataset, config_file_list, config_dict, cmd_args)
+    config.check_processes(nproc, world_size, group_offset)
+    # Every process makes these folders, as RecBole does (os.makedirs, racing): made here first.
+    for folder in (Path("log") / config["model"], Path(config["checkpoint_dir"])):
+        folder.mkdir(parents=True, exist_ok=True)
     queue = mp.get_context("spawn").SimpleQueue()
     distributed = {
-        "world_size": nproc if world_size == -1 else world_size,
+        "world_size": world_size,
         "ip": ip,
         "port": port,
         "nproc": nproc,
@@ -178,8 +217,17 @@ def run(
         "queue": queue,
         "cmd_args": cmd_args,
     }
-    mp.spawn(_run_rank, args=(model, dataset, config_file_list, kwargs), nprocs=nproc, join=True)
-    return None if queue.empty() else queue.get()
+    try:
+        mp.spawn(
+            _run_rank, args=(model, dataset, config_file_list, kwargs), nprocs=nproc, join=True
+        )
+    except (mp.ProcessRaisedException, mp.ProcessExitedException):
+        errors = [item for item in _drain(queue) if isinstance(item, HugError)]
+        if errors:
+            raise errors[0] from None
+        raise
+    results = _drain(queue)
+    return results[0] if results else None
 
 
 def objective_function(
@@ -200,15 +248,26 @@ def objective_function(
 def load_data_and_model(model_file: str) -> tuple:
     """Reload a checkpoint saved by a run: config, model, dataset and the three dataloaders.
 
-    The checkpoint is unpickled in full, as in RecBole: load only files you trust.
+    The data is read again from the atomic files. recbole-hug's checkpoints are read with
+    ``weights_only=True`` and the Config is rebuilt from their saved options
+    (:func:`recbole_hug.trainer.config_dict_from_options`). A checkpoint that pickles Python
+    objects (RecBole's, or older ones of recbole-hug) is unpickled in full, as RecBole
+    does: load only files you trust.
 
     Returns:
         ``(config, model, dataset, train_data, valid_data, test_data)``, as RecBole's.
     """
     restore_legacy_numpy_names()
-    # RecBole checkpoints pickle the whole Config (see recbole_hug.compat.trusted_checkpoints).
-    checkpoint = torch.load(model_file, map_location="cpu", weights_only=False)
+    try:
+        checkpoint = torch.load(model_file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # A pickled Config (see recbole_hug.compat.trusted_checkpoints).
+        checkpoint = torch.load(model_file, map_location="cpu", weights_only=False)
     config = checkpoint["config"]
+    if isinstance(config, dict):
+        config = Config(
+            config["model"], config["dataset"], config_dict=config_dict_from_options(config)
+        )
     dataset, train_data, valid_data, test_data, model = _build(config, log=True)
     model.load_state_dict(checkpoint["state_dict"])
     model.load_other_parameter(checkpoint.get("other_parameter"))
@@ -222,8 +281,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train and evaluate a recbole-hug or RecBole model. Any other option is "
         "passed as --key=value (e.g. --epochs=10 --MAX_ITEM_LIST_LENGTH=20).",
     )
-    parser.add_argument("--model", "-m", default=DEFAULT_MODEL, help="name of the model")
-    parser.add_argument("--dataset", "-d", default=DEFAULT_DATASET, help="name of the dataset")
+    parser.add_argument(
+        "--model",
+        "-m",
+        help=f"name of the model (default: the config files', else {DEFAULT_MODEL})",
+    )
+    parser.add_argument(
+        "--dataset",
+        "-d",
+        help=f"name of the dataset (default: the config files', else {DEFAULT_DATASET})",
+    )
     parser.add_argument("--config_files", default=None, help="config files, space-separated")
     parser.add_argument("--nproc", type=int, default=1, help="the number of processes")
     parser.add_argument("--ip", default="localhost", help="the ip of the master node")
@@ -233,14 +300,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _keys_in_files(files: Sequence[str]) -> set[str]:
+    """The top-level keys of the yaml config files that can be read (Config reports the rest)."""
+    keys: set[str] = set()
+    for file in files:
+        try:
+            with open(file, encoding="utf-8") as handle:
+                content = yaml.safe_load(handle)
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(content, dict):
+            keys |= set(content)
+    return keys
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``run_recbole_hug.py``; returns the exit status."""
     args, options = build_parser().parse_known_args(argv)
     config_files = args.config_files.strip().split(" ") if args.config_files else None
+    in_files = _keys_in_files(config_files or [])
+    model = args.model or (None if "model" in in_files else DEFAULT_MODEL)
+    dataset = args.dataset or (None if "dataset" in in_files else DEFAULT_DATASET)
     try:
         run(
-            args.model,
-            args.dataset,
+            model,
+            dataset,
             config_file_list=config_files,
             nproc=args.nproc,
             world_size=args.world_size,

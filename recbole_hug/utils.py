@@ -15,7 +15,9 @@ from recbole.utils import get_trainer as recbole_get_trainer
 
 from recbole_hug import registry
 from recbole_hug.compat import preserve_anomaly_mode
+from recbole_hug.distributed import distributed_trainer
 from recbole_hug.errors import ConfigError
+from recbole_hug.trainer import hug_trainer
 
 #: RecBole's model packages, in the order RecBole searches them.
 RECBOLE_MODEL_PACKAGES: tuple[str, ...] = (
@@ -96,8 +98,10 @@ def _find_recbole_model(model_name: str) -> type | None:
 
 
 def get_trainer(model_type: ModelType, model_name: str) -> type:
-    """The registered trainer of a plugin model, else RecBole's choice for the model."""
+    """The registered trainer of a plugin model, else RecBole's choice for the model, with
+    :class:`recbole_hug.trainer.HugTrainerMixin` in front (learning-rate step decay) and
+    :class:`recbole_hug.distributed.DistributedTrainerMixin` (DDP, exact metrics)."""
     spec = registry.get_spec(model_name)
     if spec is not None and spec.trainer is not None:
-        return spec.trainer_class
-    return recbole_get_trainer(model_type, model_name)
+        return hug_trainer(distributed_trainer(spec.trainer_class))
+    return hug_trainer(distributed_trainer(recbole_get_trainer(model_type, model_name)))

@@ -15,7 +15,6 @@ from recbole.config import Config as RecBoleConfig
 
 from recbole_hug import compat
 from recbole_hug.config import Config
-from recbole_hug.quick_start import run_recbole_hug
 from tests.conftest import FAST_OPTIONS
 
 
@@ -53,8 +52,9 @@ def test_legacy_numpy_names_keep_existing_names() -> None:
 def test_recbole_checkpoints_reload_only_with_trusted_checkpoints(
     tiny_data: Path, workdir: Path
 ) -> None:
-    run_recbole_hug("SASRec", "tiny", config_dict={**FAST_OPTIONS, "data_path": str(tiny_data)})
-    (checkpoint,) = (workdir / "saved").glob("*.pth")
+    config = Config("SASRec", "tiny", config_dict={**FAST_OPTIONS, "data_path": str(tiny_data)})
+    checkpoint = workdir / "recbole.pth"
+    torch.save({"config": config}, checkpoint, pickle_protocol=4)  # as RecBole's Trainer saves
     with pytest.raises(Exception, match="weights_only|Weights only"):
         torch.load(checkpoint)  # what RecBole's Trainer.evaluate does
     with compat.trusted_checkpoints():

@@ -191,3 +191,8 @@ def test_missing_dataset_says_where_it_looked() -> None:
         Config("SASRec", "nowhere")
     assert "atomic_data/nowhere/nowhere.inter" in str(error.value)
     assert "--data_path" in str(error.value)
+
+
+def test_explicit_data_path_without_the_dataset_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"option 'data_path' is .*/nowhere does not exist"):
+        Config("SASRec", "nowhere", config_dict={"data_path": str(tmp_path)})

@@ -83,6 +83,19 @@ def test_command_line_runs_a_builtin_model(tiny_data: Path, workdir: Path, capfd
     assert "test result" in output.out + output.err
 
 
+def test_command_line_takes_model_and_dataset_from_config_files(
+    tiny_data: Path, workdir: Path
+) -> None:
+    options = workdir / "run.yaml"
+    options.write_text(
+        f"model: GRU4Rec\ndataset: tiny\ndata_path: {tiny_data}\n"
+        + "".join(f"{k}: {v}\n" for k, v in FAST_OPTIONS.items())
+    )
+    assert main([f"--config_files={options}"]) == 0
+    assert list((workdir / "log" / "GRU4Rec").glob("*tiny*.log"))
+    assert not (workdir / "log" / "HUGT").exists()
+
+
 def test_command_line_reports_an_unknown_model(workdir: Path, capsys) -> None:
     assert main(["--model=HUGTX", "--dataset=ml-100k"]) == 2
     err = capsys.readouterr().err

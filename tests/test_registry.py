@@ -13,7 +13,9 @@ from recbole.utils import ModelType
 from recbole_hug import registry
 from recbole_hug.config import Config
 from recbole_hug.data.utils import get_dataset_class
+from recbole_hug.distributed import distributed_trainer
 from recbole_hug.errors import ConfigError
+from recbole_hug.trainer import HugTrainerMixin
 from recbole_hug.utils import get_model, get_trainer, recbole_model_names
 from tests.toy.toy_model import ToySeq, ToySeqDataset, ToySeqTrainer
 
@@ -22,7 +24,8 @@ def test_registered_model_maps_to_its_classes_and_yaml(toy_model, tiny_data: Pat
     assert registry.get_spec("ToySeq") is toy_model
     assert "ToySeq" in registry.registered_models()
     assert get_model("ToySeq") is ToySeq
-    assert get_trainer(ModelType.SEQUENTIAL, "ToySeq") is ToySeqTrainer
+    trainer = get_trainer(ModelType.SEQUENTIAL, "ToySeq")
+    assert trainer.__mro__[1:3] == (HugTrainerMixin, distributed_trainer(ToySeqTrainer))
     config = Config("ToySeq", "tiny", config_dict={"data_path": str(tiny_data)})
     assert get_dataset_class(config) is ToySeqDataset
     assert config["toy_embedding_size"] == 8
@@ -39,7 +42,8 @@ def test_shipped_models_are_registered_with_their_dataset_and_yaml() -> None:
 
 def test_recbole_models_keep_recbole_classes(tiny_data: Path) -> None:
     assert get_model("SASRec") is SASRec
-    assert get_trainer(ModelType.SEQUENTIAL, "SASRec") is Trainer
+    trainer = get_trainer(ModelType.SEQUENTIAL, "SASRec")
+    assert trainer.__mro__[1:3] == (HugTrainerMixin, distributed_trainer(Trainer))
     config = Config("SASRec", "tiny", config_dict={"data_path": str(tiny_data)})
     assert get_dataset_class(config) is SequentialDataset
 

@@ -1,7 +1,8 @@
 """HUGTDataset: RecBole's sequential data, trained on whole sequences, with the HUG's SVD.
 
-What it changes in ``SequentialDataset`` (the rest, filtering, remapping, the split and its
-protocols, is RecBole's):
+What it changes in ``SequentialDataset`` (the rest, filtering and remapping, is RecBole's; the
+split is ``eval_args``' or that of ``eval_protocol``, as in
+:class:`~recbole_hug.data.protocol_dataset.ProtocolDataset`, which it extends):
 
 - Augmentation keeps each row's target position in the user-sorted stream instead of copying
   its prefix (:mod:`recbole_hug.data.sequences`); a row's prefix (RecBole's, item for item) is
@@ -9,13 +10,16 @@ protocols, is RecBole's):
 - The training split becomes whole sequences cut into windows of ``MAX_ITEM_LIST_LENGTH``
   (``target_item_id_list`` holds the next item at each position), for the all-position
   cross-entropy of the HUGT paper's Eq. 6: each training target once per epoch.
-- The training split's user-item matrix gives the truncated-SVD item embeddings of the
-  collaborative edges (``svd_item_embeddings``), cached in ``checkpoint_dir``.
+- The training split's user-item matrix (the items the training windows read: under
+  ``eval_protocol: hugt``, each user's training part) gives the truncated-SVD item embeddings of
+  the collaborative edges (``svd_item_embeddings``), cached in ``checkpoint_dir``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from logging import getLogger
 from pathlib import Path
 
@@ -25,8 +29,9 @@ from recbole.data.dataset import SequentialDataset
 from recbole.data.interaction import Interaction
 from recbole.utils import FeatureSource, FeatureType, set_color
 
+from recbole_hug.data.protocol_dataset import ProtocolDataset
 from recbole_hug.data.sequences import gather_rows, prefix_rows, training_windows
-from recbole_hug.errors import ConfigError, DataError
+from recbole_hug.errors import ConfigError
 from recbole_hug.graph.hug import svd_item_embeddings
 from recbole_hug.model.layers import head_split
 
@@ -62,11 +67,14 @@ def _cached_svd(
     except ValueError as error:
         raise ConfigError(str(error)) from error
     folder.mkdir(parents=True, exist_ok=True)
-    np.save(path, embeddings)
+    # Written whole, then renamed: the processes of a multi-process run may all write it.
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".npy", delete=False) as handle:
+        np.save(handle, embeddings)
+    os.replace(handle.name, path)
     return embeddings
 
 
-class HUGTDataset(SequentialDataset):
+class HUGTDataset(ProtocolDataset):
     """RecBole's ``SequentialDataset`` for HUGT (see the module docstring).
 
     After :meth:`build`, the training dataset has ``svd_item_embeddings`` (``[n_items, svd_dim]``
@@ -77,24 +85,15 @@ class HUGTDataset(SequentialDataset):
         if config["benchmark_filename"] is not None:
             raise ConfigError(
                 "HUGT trains on whole user sequences, which pre-split benchmark files "
-                "(option benchmark_filename) do not give; use eval_args to split instead"
+                "(option benchmark_filename) do not give; use eval_args or eval_protocol to "
+                "split instead"
             )
         super().__init__(config)
-        self._check_order_field()
-
-    def _check_order_field(self) -> None:
-        if self.time_field is None or self.time_field not in self.field2type:
-            raise DataError(
-                f"HUGT needs each user's interactions in order: dataset '{self.dataset_name}' "
-                f"has no time or order column (option TIME_FIELD = {self.time_field!r}; "
-                f"load it with load_col, or add one to {self.dataset_name}.inter)"
-            )
 
     def data_augmentation(self) -> None:
         """RecBole's augmented rows, with the target's stream position instead of the prefix."""
         self._aug_presets()
-        self.sort(by=[self.uid_field, self.time_field], ascending=True)
-        self._stream_users = self.inter_feat[self.uid_field].numpy()
+        self._sort_stream()
         self._stream_items = self.inter_feat[self.iid_field].numpy()
         target, length = prefix_rows(self._stream_users, self.max_item_list_len)
         rows = self.inter_feat[torch.from_numpy(target)]

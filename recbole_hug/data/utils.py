@@ -9,14 +9,16 @@ from logging import getLogger
 from pathlib import Path
 
 from recbole.config import Config
-from recbole.data.dataset import Dataset
+from recbole.data.dataset import Dataset, SequentialDataset
 from recbole.utils import ModelType, set_color
 from recbole.utils.argument_list import dataset_arguments
 
 from recbole_hug import registry
 from recbole_hug.data.atomic import check_columns, check_numeric, parse_header
+from recbole_hug.data.protocol_dataset import ProtocolDataset
+from recbole_hug.data.protocols import RATIO_OPTIONS, RECBOLE, check_eval_protocol
 from recbole_hug.data.session_dataset import SessionDataset
-from recbole_hug.errors import DataError
+from recbole_hug.errors import ConfigError, DataError
 
 #: RecBole's default dataset class per model type (as in ``recbole.data.create_dataset``).
 _TYPE_TO_DATASET = {
@@ -29,9 +31,43 @@ _TYPE_TO_DATASET = {
 }
 
 
+#: Options besides RecBole's ``dataset_arguments`` that a dataset saved with ``save_dataset``
+#: must share with the run that reloads it: they decide its split, made when it is built.
+SPLIT_OPTIONS: tuple[str, ...] = (
+    "seed",
+    "repeatable",
+    "eval_args",
+    "eval_protocol",
+    *RATIO_OPTIONS,
+)
+
+
 def get_dataset_class(config: Config) -> type[Dataset]:
-    """The registered dataset class of a plugin model; personalized session rows for any
-    sequential model run with ``session_rows: True``; else the class RecBole would pick."""
+    """The dataset class of ``config['model']`` for ``config['eval_protocol']``.
+
+    The registered dataset class of a plugin model; personalized session rows for any sequential
+    model run with ``session_rows: True``; else the class RecBole would pick. With an
+    ``eval_protocol`` other than ``recbole``, RecBole's ``SequentialDataset`` becomes
+    :class:`~recbole_hug.data.protocol_dataset.ProtocolDataset`.
+
+    Raises:
+        ConfigError: a bad ``eval_protocol`` (``protocols.check_eval_protocol``), or one that the
+            model's dataset class does not implement.
+    """
+    protocol = check_eval_protocol(config)
+    dataset_class = _model_dataset_class(config)
+    if protocol == RECBOLE or issubclass(dataset_class, ProtocolDataset):
+        return dataset_class
+    if dataset_class is SequentialDataset:
+        return ProtocolDataset
+    raise ConfigError(
+        f"option 'eval_protocol: {protocol}' is not implemented by {dataset_class.__name__}, "
+        f"the dataset class of model '{config['model']}' (it splits by eval_args only)"
+    )
+
+
+def _model_dataset_class(config: Config) -> type[Dataset]:
+    """The dataset class of the model under RecBole's own split (see :func:`get_dataset_class`)."""
     spec = registry.get_spec(config["model"])
     if spec is not None and spec.dataset is not None:
         return spec.dataset_class
@@ -103,9 +139,7 @@ def create_dataset(config: Config) -> Dataset:
     if os.path.exists(file):
         with open(file, "rb") as handle:
             dataset = pickle.load(handle)
-        if all(
-            config[arg] == dataset.config[arg] for arg in [*dataset_arguments, "seed", "repeatable"]
-        ):
+        if all(config[arg] == dataset.config[arg] for arg in [*dataset_arguments, *SPLIT_OPTIONS]):
             getLogger().info(set_color("Load filtered dataset from", "pink") + f": [{file}]")
             return dataset
     validate_dataset_files(config)

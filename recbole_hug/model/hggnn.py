@@ -18,7 +18,8 @@ come from :class:`recbole_hug.data.session_dataset.SessionDataset`. Map of the p
 - Eq. 14-16 (general preference: attention with the user embedding):
   :meth:`HGGNN.general_preference`.
 - Eq. 17-18 (the gate) and Eq. 19 (scores against the initial item embeddings ``p^(0)``):
-  :meth:`HGGNN.forward`, :meth:`HGGNN.full_sort_predict`; Eq. 20: cross-entropy over all items.
+  :meth:`HGGNN.forward`, :meth:`HGGNN.full_sort_predict`; Eq. 20: cross-entropy over all
+  items (:func:`recbole_hug.model.losses.linear_cross_entropy`).
 
 Ablations (Tables 4-5): ``use_hgnn: False`` (``p = p^(0)``, ``q = q^(0)``), ``use_cpl: False``
 (``S = O``), ``use_gpl: False`` (``S = C``), and ``edge_types`` (any subset of
@@ -44,6 +45,7 @@ from torch import nn
 
 from recbole_hug.errors import ConfigError
 from recbole_hug.graph.global_graph import EDGE_TYPES, edge_matrix
+from recbole_hug.model.losses import linear_cross_entropy
 
 #: For each edge type: (the node kind it updates, the node kind it reads).
 EDGE_ENDS: dict[str, tuple[str, str]] = {
@@ -148,7 +150,7 @@ class HGGNN(SequentialRecommender):
             HGNNLayer(self.edge_types, dim) for _ in range(config["n_layers"] * self.use_hgnn)
         )
         for name in self.edge_types if self.use_hgnn else ():  # CSR parts, for row gathers
-            matrix = edge_matrix(dataset.global_graph, name, layout="coo").to_sparse_csr()
+            matrix = edge_matrix(dataset.global_graph, name, layout="csr")
             for part in ("crow_indices", "col_indices", "values"):
                 self.register_buffer(f"{name}_{part}", getattr(matrix, part)(), persistent=False)
         # Eq. 9-13
@@ -163,7 +165,6 @@ class HGGNN(SequentialRecommender):
         self.gpl_score = nn.Linear(dim, 1, bias=False)  # v_1
         # Eq. 17
         self.gate = nn.Linear(2 * dim, dim, bias=False)  # W_s
-        self.loss_fct = nn.CrossEntropyLoss()
         for weight in self.parameters():  # the official code's U(-1/sqrt(d), 1/sqrt(d))
             nn.init.uniform_(weight, -(dim**-0.5), dim**-0.5)
 
@@ -217,7 +218,9 @@ class HGGNN(SequentialRecommender):
                 node, neighbour = EDGE_ENDS[name]
                 index = torch.stack([owner, torch.searchsorted(below[neighbour], column)])
                 shape = (len(current[node]), len(below[neighbour]))
-                matrices[name] = torch.sparse_coo_tensor(index, weight, shape)
+                matrices[name] = torch.sparse_coo_tensor(
+                    index, weight, shape, check_invariants=False
+                )
             targets = {kind: torch.searchsorted(below[kind], current[kind]) for kind in tables}
             state = layer(state, matrices, targets)
             for kind in tables:
@@ -286,7 +289,9 @@ class HGGNN(SequentialRecommender):
 
     def calculate_loss(self, interaction) -> torch.Tensor:
         """Eq. 20: cross-entropy of the target over all items."""
-        return self.loss_fct(self.full_sort_predict(interaction), interaction[self.POS_ITEM_ID])
+        return linear_cross_entropy(
+            self._session(interaction), self.item_embedding.weight, interaction[self.POS_ITEM_ID]
+        )
 
     def predict(self, interaction) -> torch.Tensor:
         """Eq. 19 logit of ``interaction[ITEM_ID]``: ``[B]``."""

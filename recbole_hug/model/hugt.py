@@ -20,7 +20,8 @@ device, in :mod:`recbole_hug.graph.hug`). Map of the paper to the code:
   per-item bias: :meth:`HUGT.scores`.
 - Eq. 6: cross-entropy at every position of a training sequence (windows of whole sequences from
   :class:`recbole_hug.data.hugt_dataset.HUGTDataset`), over all items or ``n_candidates`` sampled
-  items: :meth:`HUGT.calculate_loss`.
+  items: :meth:`HUGT.calculate_loss` (all items: the fused
+  :func:`recbole_hug.model.losses.linear_cross_entropy`).
 
 ``n_graph_heads: 0`` is the paper's sequence-only "SASRec-Ours": the same all-position training.
 Every output at position ``i`` depends on the items at positions ``<= i`` only.
@@ -38,6 +39,7 @@ from recbole_hug.data.hugt_dataset import TARGET_LIST_FIELD
 from recbole_hug.errors import ConfigError
 from recbole_hug.graph.hug import graph_attention_mask, knn_predecessor_edges, shortest_path_lengths
 from recbole_hug.model.layers import ACTIVATIONS, HUGAttention, HUGBlock, head_split
+from recbole_hug.model.losses import linear_cross_entropy
 
 CHOICES = {
     "graph_mode": ("MP", "SE"),
@@ -180,10 +182,10 @@ class HUGT(SequentialRecommender):
         targets = interaction[TARGET_LIST_FIELD]
         mask = targets > 0
         states, targets = states[mask], targets[mask]  # [P, d], [P]
-        if self.n_candidates is None:
-            logits = self.scores(states)
-            logits[:, 0] = float("-inf")  # padding is never a candidate
-            return F.cross_entropy(logits, targets)
+        if self.n_candidates is None:  # padding (item 0) is never a candidate
+            return linear_cross_entropy(
+                states, self.item_embedding.weight, targets, self.item_bias, excluded=0
+            )
         negatives = torch.randint(1, self.n_items, (self.n_candidates,), device=targets.device)
         positive = (states * self.item_embedding(targets)).sum(-1) + self.item_bias[targets]
         negative = self.scores(states, negatives).masked_fill(

@@ -12,6 +12,7 @@ from recbole.data import data_preparation
 
 from recbole_hug.config import Config
 from recbole_hug.data.hugt_dataset import TARGET_LIST_FIELD, HUGTDataset
+from recbole_hug.data.protocols import TRAIN, stream_parts
 from recbole_hug.data.utils import create_dataset
 from recbole_hug.errors import ConfigError, DataError
 from recbole_hug.graph.hug import svd_item_embeddings
@@ -30,6 +31,13 @@ def _rows(dataset) -> dict[str, torch.Tensor]:
     rows = dataset[np.arange(len(dataset))]
     fields = ("user_id", "item_id", "item_length", "item_id_list")
     return {field: rows[field] for field in fields}
+
+
+def _window_targets(windows) -> Counter:
+    """The (user, target item) pairs that training windows predict."""
+    targets = windows[TARGET_LIST_FIELD]
+    users = windows["user_id"].unsqueeze(1).expand_as(targets)
+    return Counter(zip(users[targets > 0].tolist(), targets[targets > 0].tolist(), strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +59,10 @@ def test_evaluation_rows_are_recboles(splits) -> None:
 def test_windows_hold_exactly_recboles_training_targets(splits) -> None:
     (_, ours), (_, recbole) = splits
     windows = ours[0].inter_feat
-    targets = windows[TARGET_LIST_FIELD]
-    users = windows["user_id"].unsqueeze(1).expand_as(targets)
-    mine = Counter(zip(users[targets > 0].tolist(), targets[targets > 0].tolist(), strict=True))
     theirs = recbole[0].inter_feat
-    assert mine == Counter(zip(theirs["user_id"].tolist(), theirs["item_id"].tolist(), strict=True))
+    assert _window_targets(windows) == Counter(
+        zip(theirs["user_id"].tolist(), theirs["item_id"].tolist(), strict=True)
+    )
     assert (windows["item_length"] <= 4).all()
 
 
@@ -73,6 +80,24 @@ def test_svd_sees_training_interactions_only(splits) -> None:
         dataset.item_num,
         4,
         dataset.config["seed"],
+    )
+    assert np.allclose(train.svd_item_embeddings.numpy(), expected)
+
+
+def test_hugt_protocol_trains_and_factorises_the_training_part_only(
+    tiny_data: Path, workdir: Path
+) -> None:
+    dataset, (train, *_) = _splits("HUGT", tiny_data, eval_protocol="hugt")
+    users, items = dataset._stream_users, dataset._stream_items
+    is_train = stream_parts(users, 0.9, 0.3, dataset.config["seed"]) == TRAIN
+    is_first = np.r_[True, users[1:] != users[:-1]]
+    targets = is_train & ~is_first
+    assert _window_targets(train.inter_feat) == Counter(
+        zip(users[targets].tolist(), items[targets].tolist(), strict=True)
+    )
+    seed = dataset.config["seed"]
+    expected = svd_item_embeddings(
+        users[is_train], items[is_train], dataset.user_num, dataset.item_num, 4, seed
     )
     assert np.allclose(train.svd_item_embeddings.numpy(), expected)
 

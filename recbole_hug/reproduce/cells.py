@@ -1,0 +1,170 @@
+"""The cells of a grid on one dataset: each entry's model and options, checked through the
+plugin's :class:`~recbole_hug.config.Config` before anything runs, and identified by a hash.
+
+A cell's identity is a hash of its whole resolved configuration (every option of RecBole and of
+the plugin that the model gets, including every default), leaving out only
+:data:`ENVIRONMENT_OPTIONS`: where things are read and written, the device, logging. A run is a
+cell and a seed: cells that resolve to the same configuration (an entry repeated by two tables)
+share their runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recbole_hug.config import Config
+from recbole_hug.errors import HugError
+from recbole_hug.reproduce.grid import Entry, Grid, Table
+
+#: RecBole options that say where and how a run is executed, not what it computes.
+ENVIRONMENT_OPTIONS: frozenset[str] = frozenset(
+    {
+        "checkpoint_dir",
+        "data_path",
+        "dataloaders_save_path",
+        "dataset_save_path",
+        "device",
+        "gpu_id",
+        "ip",
+        "local_rank",
+        "log_wandb",
+        "nproc",
+        "offset",
+        "port",
+        "save_dataloaders",
+        "save_dataset",
+        "seed",
+        "show_progress",
+        "single_spec",
+        "state",
+        "use_gpu",
+        "wandb_project",
+        "worker",
+        "world_size",
+    }
+)
+
+
+def canonical(value: Any) -> Any:
+    """``value`` as plain JSON data (enums, devices and other objects as their ``str``)."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _digest(value: Any, length: int) -> str:
+    text = json.dumps(canonical(value), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One entry of one table on one dataset, ready to run with any seed.
+
+    Attributes:
+        table: the table's name.
+        entry: the entry's name.
+        model: the model's name.
+        options: the grid's options of the entry (``config_dict`` of each run, without the
+            runner's own: dataset, data path, seed, checkpoint folder).
+        changed: the options whose resolved value differs from the model's default on this
+            dataset, as JSON data.
+        config: the hash of the resolved configuration (the cell's identity).
+        epochs: ``epochs`` of the resolved configuration.
+        eval_step: ``eval_step`` of the resolved configuration.
+        stopping_step: ``stopping_step`` of the resolved configuration.
+    """
+
+    table: str
+    entry: str
+    model: str
+    options: dict[str, Any]
+    changed: dict[str, Any]
+    config: str
+    epochs: int
+    eval_step: int
+    stopping_step: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.table}/{self.entry}"
+
+    def run_id(self, seed: int) -> str:
+        """The run's stable identity: the cell's configuration and the seed."""
+        return _digest([self.config, seed], 12)
+
+
+def _resolved(config: Config) -> dict[str, Any]:
+    return {
+        key: value
+        for key, value in config.final_config_dict.items()
+        if key not in ENVIRONMENT_OPTIONS
+    }
+
+
+def build_cells(
+    grid: Grid, tables: list[Table], dataset: str, data_path: Path, quick: bool
+) -> list[Cell]:
+    """The cells of ``tables`` (entries with a model), each checked by building its Config.
+
+    Args:
+        grid: the paper's grid.
+        tables: the tables to build.
+        dataset: the dataset's name (a section of the grid).
+        data_path: the folder holding the dataset's folder (RecBole's ``data_path``).
+        quick: layer in the grid's ``--quick`` options.
+
+    Raises:
+        ConfigError: an entry's model is not registered (neither the plugin's nor RecBole's), or
+            its options are rejected; the message names the table and entry.
+    """
+    defaults: dict[str, dict[str, Any]] = {}
+    cells = []
+    for table in tables:
+        for entry in table.entries:
+            if entry.model is not None:
+                cells.append(_cell(grid, table, entry, dataset, data_path, quick, defaults))
+    return cells
+
+
+def _cell(
+    grid: Grid,
+    table: Table,
+    entry: Entry,
+    dataset: str,
+    data_path: Path,
+    quick: bool,
+    defaults: dict[str, dict[str, Any]],
+) -> Cell:
+    """The cell of ``entry``, its options checked by building its Config; ``defaults`` caches
+    each model's resolved defaults on the dataset (a Config without the grid's options)."""
+    options = grid.run_options(dataset, entry, quick)
+    try:
+        if entry.model not in defaults:
+            defaults[entry.model] = _resolved(
+                Config(entry.model, dataset, config_dict={"data_path": str(data_path)})
+            )
+        config = Config(entry.model, dataset, config_dict={**options, "data_path": str(data_path)})
+    except HugError as error:
+        raise type(error)(f"{grid.path.name}, {table.name}/{entry.name}: {error}") from error
+    resolved = _resolved(config)
+    default = defaults[entry.model]
+    changed = {
+        key: resolved[key]
+        for key in options
+        if key in resolved
+        and (key not in default or canonical(resolved[key]) != canonical(default[key]))
+    }
+    return Cell(
+        table=table.name,
+        entry=entry.name,
+        model=entry.model,
+        options=options,
+        changed=canonical(changed),
+        config=_digest(resolved, 16),
+        epochs=resolved["epochs"],
+        eval_step=resolved["eval_step"],
+        stopping_step=resolved["stopping_step"],
+    )

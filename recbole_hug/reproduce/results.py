@@ -1,0 +1,171 @@
+"""The results folder: ``grid.json`` (what the folder is for), ``runs.csv`` (one row per run).
+
+``grid.json`` records the paper, the dataset, its data folder, ``--quick``, the first seed and,
+per cell (``table/entry``), the model, the options that differ from its defaults and the hash of
+its whole configuration. A folder is reused only for the same grid: a cell present in the folder
+and in the grid with another configuration, or another paper, dataset, data folder, quick mode or
+first seed, is refused, and nothing in the folder is touched. New cells (a table added to the
+grid) are added.
+
+``runs.csv`` is rewritten whole after each run, into a temporary file renamed over the old one,
+so that a crash leaves either the old or the new file, never a torn one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from recbole_hug.errors import ConfigError, DataError
+from recbole_hug.reproduce.cells import Cell
+
+MANIFEST = "grid.json"
+RUNS = "runs.csv"
+
+#: The first columns of runs.csv; the metric columns (``valid_<metric>``, ``test_<metric>``)
+#: follow, then :data:`LAST_COLUMNS`.
+FIRST_COLUMNS = ("run_id", "table", "entry", "model", "seed", "options")
+LAST_COLUMNS = ("best_epoch", "epochs_run", "seconds", "checkpoint")
+#: The top-level keys of grid.json that must match for a folder to be reused.
+IDENTITY_KEYS = ("paper", "dataset", "data_path", "quick", "first_seed")
+
+
+def manifest(identity: dict[str, Any], cells: Sequence[Cell]) -> dict[str, Any]:
+    """The content of grid.json for ``identity`` (:data:`IDENTITY_KEYS`) and ``cells``."""
+    return {
+        **identity,
+        "cells": {
+            cell.key: {"model": cell.model, "options": cell.changed, "config": cell.config}
+            for cell in cells
+        },
+    }
+
+
+def _write_atomically(path: Path, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:
+    keys = sorted(set(old) | set(new))
+    changes = [
+        f"{key} {old.get(key, '(default)')!r} -> {new.get(key, '(default)')!r}"
+        for key in keys
+        if old.get(key) != new.get(key)
+    ]
+    return ", ".join(changes)
+
+
+class ResultsFolder:
+    """A results folder (see the module docstring).
+
+    Args:
+        path: the folder; created by :meth:`claim` if missing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.manifest_file = self.path / MANIFEST
+        self.runs_file = self.path / RUNS
+
+    def claim(self, content: dict[str, Any]) -> None:
+        """Make the folder the one of ``content`` (:func:`manifest`), or refuse it.
+
+        Raises:
+            ConfigError: the folder holds results of a different grid configuration (the
+                message names the first difference); nothing is changed.
+            DataError: the folder's grid.json is unreadable.
+        """
+        if self.manifest_file.is_file():
+            old = self._read_manifest()
+            self._check_same_grid(old, content)
+            content = {**content, "cells": {**old["cells"], **content["cells"]}}
+        elif self.runs_file.exists():
+            raise ConfigError(
+                f"results folder {self.path} has {RUNS} but no {MANIFEST}: it was not written by "
+                "this runner; choose another --out"
+            )
+        self.path.mkdir(parents=True, exist_ok=True)
+        _write_atomically(
+            self.manifest_file, lambda file: json.dump(content, file, indent=1, sort_keys=True)
+        )
+
+    def _read_manifest(self) -> dict[str, Any]:
+        try:
+            content = json.loads(self.manifest_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise DataError(f"{self.manifest_file}: unreadable ({error})") from error
+        if not isinstance(content, dict) or not isinstance(content.get("cells"), dict):
+            raise DataError(f"{self.manifest_file}: not a grid.json written by this runner")
+        return content
+
+    def _check_same_grid(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        refuse = (
+            f"results folder {self.path} holds runs of a different grid configuration "
+            "(nothing was run or changed; choose another --out, or delete the folder to start "
+            "over): "
+        )
+        for key in IDENTITY_KEYS:
+            if old.get(key) != new[key]:
+                raise ConfigError(refuse + f"{key} was {old.get(key)!r}, now {new[key]!r}")
+        for key, cell in new["cells"].items():
+            previous = old["cells"].get(key)
+            if previous is None or previous.get("config") == cell["config"]:
+                continue
+            changes = _differences(previous.get("options", {}), cell["options"])
+            if previous.get("model") != cell["model"]:
+                changes = f"model {previous.get('model')!r} -> {cell['model']!r}"
+            raise ConfigError(
+                refuse
+                + f"{key}: "
+                + (
+                    changes
+                    or "the same options resolve to another configuration (a default of "
+                    "RecBole or recbole-hug changed)"
+                )
+            )
+
+    def read_runs(self) -> list[dict[str, str]]:
+        """The rows of runs.csv (none if it does not exist yet).
+
+        Raises:
+            DataError: runs.csv lacks one of :data:`FIRST_COLUMNS`.
+        """
+        if not self.runs_file.is_file():
+            return []
+        with open(self.runs_file, encoding="utf-8", newline="") as file:
+            reader = csv.DictReader(file)
+            missing = [c for c in FIRST_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(f"{self.runs_file}: missing column(s) {', '.join(missing)}")
+            return list(reader)
+
+    def write_runs(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Replace runs.csv by ``rows`` (atomically; columns as in the module docstring)."""
+        metrics = [
+            column
+            for column in dict.fromkeys(column for row in rows for column in row)
+            if column not in FIRST_COLUMNS + LAST_COLUMNS
+        ]
+        columns = [*FIRST_COLUMNS, *metrics, *LAST_COLUMNS]
+
+        def write(file) -> None:
+            writer = csv.DictWriter(file, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+
+        _write_atomically(self.runs_file, write)

@@ -1,0 +1,276 @@
+"""Run a paper's grid on a dataset with several seeds; the command line of the package.
+
+Each run goes through :func:`recbole_hug.quick_start.objective_function` (the plugin's models and
+RecBole's alike), with its checkpoint in ``<results>/saved/<run_id>/`` (the test uses the best
+validation epoch's weights) and RecBole's log in ``./log/`` as usual. Finished runs are never
+redone: a run is found in runs.csv by its id (see :mod:`recbole_hug.reproduce.cells`), and a
+cell that repeats another cell's configuration reuses its runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from recbole_hug.config import resolve_data_path
+from recbole_hug.errors import ConfigError, DataError, HugError
+from recbole_hug.quick_start import objective_function
+from recbole_hug.reproduce.cells import Cell, build_cells
+from recbole_hug.reproduce.grid import load_grid, papers
+from recbole_hug.reproduce.report import write_report
+from recbole_hug.reproduce.results import ResultsFolder, manifest
+
+
+def default_out(paper: str, dataset: str, quick: bool) -> Path:
+    """``results/<paper>-<dataset>`` (``-quick`` appended with ``--quick``)."""
+    return Path("results") / f"{paper}-{dataset}{'-quick' if quick else ''}"
+
+
+def epochs_run(cell: Cell, best_epoch: int) -> int:
+    """How many epochs RecBole's ``Trainer.fit`` trained, from the best epoch (0-based).
+
+    ``fit`` evaluates every ``eval_step`` epochs and stops at the evaluation that is the
+    ``stopping_step + 1``-th without improvement since the best, or after ``epochs`` epochs.
+    """
+    return min(cell.epochs, best_epoch + cell.eval_step * (cell.stopping_step + 1) + 1)
+
+
+def run_cell(
+    cell: Cell, dataset: str, data_path: Path, seed: int, folder: Path, keep_checkpoint: bool
+) -> dict[str, Any]:
+    """Train and test one cell with one seed; its runs.csv row.
+
+    Returns:
+        ``run_id``, ``table``, ``entry``, ``model``, ``seed``, ``options`` (JSON), the valid and
+        test metrics (``valid_<metric>``, ``test_<metric>``), ``best_epoch``, ``epochs_run``,
+        ``seconds`` (wall time of the run, data loading included) and ``checkpoint`` (relative to
+        the results folder; empty when not kept).
+    """
+    run_id = cell.run_id(seed)
+    checkpoint_dir = folder / "saved" / run_id
+    start = time.perf_counter()
+    result = objective_function(
+        {
+            **cell.options,
+            "model": cell.model,
+            "dataset": dataset,
+            "data_path": str(data_path),
+            "seed": seed,
+            "checkpoint_dir": str(checkpoint_dir),
+        },
+        saved=True,
+    )
+    seconds = time.perf_counter() - start
+    checkpoint = max(checkpoint_dir.glob("*.pth"), key=lambda path: path.stat().st_mtime)
+    # Our own checkpoint, just written: RecBole pickles its Config in it.
+    best_epoch = torch.load(checkpoint, map_location="cpu", weights_only=False)["epoch"]
+    if not keep_checkpoint:
+        shutil.rmtree(checkpoint_dir)
+    return {
+        "run_id": run_id,
+        "table": cell.table,
+        "entry": cell.entry,
+        "model": cell.model,
+        "seed": seed,
+        "options": json.dumps(cell.changed, sort_keys=True),
+        **{f"valid_{key}": value for key, value in (result["best_valid_result"] or {}).items()},
+        **{f"test_{key}": value for key, value in result["test_result"].items()},
+        "best_epoch": best_epoch,
+        "epochs_run": epochs_run(cell, best_epoch),
+        "seconds": round(seconds, 2),
+        "checkpoint": str(checkpoint.relative_to(folder)) if keep_checkpoint else "",
+    }
+
+
+def reproduce(
+    paper: str,
+    dataset: str,
+    seeds: int | None = None,
+    out: str | Path | None = None,
+    quick: bool = False,
+    tables: Sequence[str] | None = None,
+    data_path: str | Path | None = None,
+    keep_checkpoints: bool = True,
+) -> list[Path]:
+    """Run the grid of ``paper`` on ``dataset`` and write the results folder.
+
+    Everything is checked before the first run: the paper, the dataset and the table names, the
+    dataset's file, every entry's model and options, and that the results folder holds this
+    grid's runs (or none). Runs already in the folder are not redone (module docstring); the
+    report is written even when a run fails or is interrupted.
+
+    Args:
+        paper: a grid of ``properties/reproduce/`` (``hugt``, ``hggnn``).
+        dataset: a dataset section of that grid.
+        seeds: seeds per entry; None for the grid's ``seeds`` (``quick.seeds`` with ``quick``).
+        out: the results folder; None for :func:`default_out`.
+        quick: the grid's ``--quick`` options (small and fast).
+        tables: the tables to run; None for all.
+        data_path: the folder holding ``<dataset>/<dataset>.inter``; None to look for it as
+            the plugin does (:func:`recbole_hug.config.resolve_data_path`).
+        keep_checkpoints: keep each run's best checkpoint in the results folder.
+
+    Returns:
+        The files written: report.md, then the plots.
+
+    Raises:
+        ConfigError: an unknown paper, dataset or table, an entry's unknown model or bad options,
+            or a results folder of a different grid configuration.
+        DataError: the dataset's interaction file is missing (or, from a run, malformed).
+    """
+    grid = load_grid(paper)
+    section = grid.dataset(dataset)
+    selected = grid.select(list(tables) if tables is not None else None)
+    n_seeds = seeds if seeds is not None else (grid.quick_seeds if quick else grid.seeds)
+    if n_seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {n_seeds}")
+    seed_list = [grid.first_seed + i for i in range(n_seeds)]
+    data_folder = _data_folder(dataset, data_path)
+    every_cell = build_cells(grid, list(grid.tables.values()), dataset, data_folder.parent, quick)
+    out_path = Path(out) if out is not None else default_out(paper, dataset, quick)
+    folder = ResultsFolder(out_path)
+    identity = {
+        "paper": paper,
+        "dataset": dataset,
+        "data_path": str(data_folder),
+        "quick": quick,
+        "first_seed": grid.first_seed,
+    }
+    folder.claim(manifest(identity, every_cell))
+    names = {table.name for table in selected}
+    todo = [(seed, cell) for seed in seed_list for cell in every_cell if cell.table in names]
+    rows = folder.read_runs()
+    command = _command(paper, dataset, n_seeds, out_path, quick, tables, data_path)
+    try:
+        _run_missing(
+            todo, rows, folder, dataset, data_folder.parent, keep_checkpoints, grid.metrics
+        )
+    finally:
+        written = write_report(grid, section, seed_list, rows, out_path, command) if rows else []
+    return written
+
+
+def _data_folder(dataset: str, data_path: str | Path | None) -> Path:
+    """The absolute folder holding ``<dataset>.inter``.
+
+    Raises:
+        DataError: there is no such file (RecBole's downloads are not used: the papers' data
+            come from the plugin's converters).
+    """
+    folder = resolve_data_path(dataset, None if data_path is None else str(data_path))
+    if not (folder / f"{dataset}.inter").is_file():
+        raise DataError(
+            f"dataset '{dataset}' not found: no {folder / f'{dataset}.inter'}; pass "
+            f"--data_path=FOLDER (the folder holding {dataset}/{dataset}.inter; docs/datasets.md "
+            "converts the papers' raw data)"
+        )
+    return folder.resolve()
+
+
+def _run_missing(
+    todo: Sequence[tuple[int, Cell]],
+    rows: list[dict[str, str]],
+    folder: ResultsFolder,
+    dataset: str,
+    data_root: Path,
+    keep_checkpoints: bool,
+    metrics: Sequence[str],
+) -> None:
+    """Add to ``rows`` (and runs.csv, after each) the rows of ``todo`` that it lacks: a run of
+    the same id is copied, any other is run."""
+    done = {(row["table"], row["entry"], row["seed"]) for row in rows}
+    by_run = {row["run_id"]: row for row in rows}
+    for number, (seed, cell) in enumerate(todo, 1):
+        if (cell.table, cell.entry, str(seed)) in done:
+            continue
+        label = f"[{number}/{len(todo)}] {cell.key} ({cell.model}) seed {seed}"
+        run_id = cell.run_id(seed)
+        if run_id in by_run:
+            row = {**by_run[run_id], "table": cell.table, "entry": cell.entry}
+            print(f"{label}: the run of {by_run[run_id]['table']}/{by_run[run_id]['entry']}")
+        else:
+            print(f"{label}: running", flush=True)
+            try:
+                result = run_cell(cell, dataset, data_root, seed, folder.path, keep_checkpoints)
+            except HugError as error:
+                raise type(error)(f"{cell.key} seed {seed}: {error}") from error
+            row = {key: str(value) for key, value in result.items()}
+            by_run[run_id] = row
+            print(f"{label}: {row['seconds']} s, " + _metrics(row, metrics))
+        rows.append(row)
+        folder.write_runs(rows)
+
+
+def _metrics(row: dict[str, str], metrics: Sequence[str]) -> str:
+    return ", ".join(f"test {metric} {row[f'test_{metric}']}" for metric in metrics)
+
+
+def _command(
+    paper: str,
+    dataset: str,
+    seeds: int,
+    out: Path,
+    quick: bool,
+    tables: Sequence[str] | None,
+    data_path: str | Path | None,
+) -> str:
+    """The command line that (re)makes the results folder."""
+    words = ["python", "-m", "recbole_hug.reproduce", paper, "--dataset", dataset]
+    words += ["--seeds", str(seeds), "--out", str(out)]
+    words += ["--quick"] * quick
+    words += ["--tables", ",".join(tables)] if tables else []
+    words += ["--data_path", str(data_path)] if data_path is not None else []
+    return shlex.join(words)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: ``python -m recbole_hug.reproduce PAPER --dataset NAME [...]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m recbole_hug.reproduce",
+        description="Run a paper's experiment grid (properties/reproduce/<paper>.yaml) on a "
+        "dataset with several seeds; write runs.csv, report.md and PNG plots. Finished runs "
+        "are not redone.",
+    )
+    parser.add_argument("paper", help=f"the paper: {', '.join(papers())}")
+    parser.add_argument("--dataset", "-d", required=True, help="a dataset of the paper's grid")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per entry")
+    parser.add_argument("--out", default=None, help="the results folder")
+    parser.add_argument("--quick", action="store_true", help="small and fast (1 epoch, 1 seed)")
+    parser.add_argument("--tables", default=None, help="comma-separated tables (default: all)")
+    parser.add_argument("--data_path", default=None, help="the folder holding DATASET/")
+    parser.add_argument(
+        "--drop_checkpoints", action="store_true", help="delete each run's checkpoint after it"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m recbole_hug.reproduce``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    tables = None if args.tables is None else [t.strip() for t in args.tables.split(",")]
+    try:
+        written = reproduce(
+            args.paper,
+            args.dataset,
+            seeds=args.seeds,
+            out=args.out,
+            quick=args.quick,
+            tables=[t for t in tables if t] if tables is not None else None,
+            data_path=args.data_path,
+            keep_checkpoints=not args.drop_checkpoints,
+        )
+    except HugError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0

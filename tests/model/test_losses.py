@@ -1,0 +1,87 @@
+"""The shared loss: equal to F.cross_entropy over the scores, in value and gradients."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recbole_hug.model.losses import linear_cross_entropy
+
+
+def test_hand_worked_two_classes() -> None:
+    # state (1), weights (0, ln 3): scores (0, ln 3), softmax (1/4, 3/4); target 1 -> -ln(3/4);
+    # d loss / d scores = (1/4, -1/4): d state = 1/4 * 0 - 1/4 * ln 3, d weight = (1/4, -1/4) * 1
+    state = torch.tensor([[1.0]], requires_grad=True)
+    weight = torch.tensor([[0.0], [math.log(3.0)]], requires_grad=True)
+    loss = linear_cross_entropy(state, weight, torch.tensor([1]))
+    loss.backward()
+    assert loss.item() == pytest.approx(-math.log(0.75))
+    assert state.grad.item() == pytest.approx(-0.25 * math.log(3.0))
+    assert weight.grad[:, 0].tolist() == pytest.approx([0.25, -0.25])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.integers(1, 6),
+    classes=st.integers(2, 40),
+    dim=st.integers(1, 8),
+    seed=st.integers(0, 2**16),
+    with_bias=st.booleans(),
+    excluded=st.booleans(),
+    scale=st.floats(0.1, 20.0),
+)
+def test_equals_torch_cross_entropy(
+    rows: int, classes: int, dim: int, seed: int, with_bias: bool, excluded: bool, scale: float
+) -> None:
+    generator = torch.Generator().manual_seed(seed)
+
+    def draw(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=generator, dtype=torch.float64) * scale
+
+    inputs = [draw(rows, dim), draw(classes, dim), draw(classes) if with_bias else None]
+    target = torch.randint(1 if excluded else 0, classes, (rows,), generator=generator)
+    upstream = torch.rand((), generator=generator, dtype=torch.float64) + 0.5
+    ours = [None if x is None else x.clone().requires_grad_() for x in inputs]
+    theirs = [None if x is None else x.clone().requires_grad_() for x in inputs]
+    loss = linear_cross_entropy(ours[0], ours[1], target, ours[2], 0 if excluded else None)
+    (loss * upstream).backward()
+    scores = F.linear(*theirs)
+    if excluded:
+        scores = scores.masked_fill(torch.arange(classes) == 0, float("-inf"))
+    expected = F.cross_entropy(scores, target)
+    (expected * upstream).backward()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-9, abs=1e-9)
+    for mine, reference in zip(ours, theirs, strict=True):
+        if mine is not None:
+            assert torch.allclose(mine.grad, reference.grad, rtol=1e-8, atol=1e-10)
+
+
+def test_half_precision_is_summed_in_float32() -> None:
+    states = torch.randn(4, 16).to(torch.bfloat16).requires_grad_()
+    weight = torch.randn(3000, 16).to(torch.bfloat16).requires_grad_()
+    target = torch.tensor([0, 5, 2999, 7])
+    loss = linear_cross_entropy(states, weight, target)
+    loss.backward()
+    assert loss.dtype == torch.bfloat16 and states.grad.dtype == torch.bfloat16
+    expected = F.cross_entropy(states.detach().float() @ weight.detach().float().T, target)
+    assert loss.float().item() == pytest.approx(expected.item(), rel=2e-2)
+
+
+def test_a_second_backward_is_refused_not_wrong() -> None:
+    states = torch.randn(3, 4, requires_grad=True)
+    loss = linear_cross_entropy(states, torch.randn(5, 4), torch.tensor([0, 1, 2]))
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="twice"):
+        loss.backward()
+
+
+def test_shapes_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"\[P, d\] states"):
+        linear_cross_entropy(torch.zeros(2, 3, 4), torch.zeros(5, 4), torch.zeros(2).long())
+    with pytest.raises(ValueError, match=r"\[P\] targets"):
+        linear_cross_entropy(torch.zeros(2, 4), torch.zeros(5, 4), torch.zeros(3).long())

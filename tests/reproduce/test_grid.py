@@ -1,0 +1,86 @@
+"""The grids: the shipped yaml files load, their paper numbers are the papers', and malformed
+grids are errors naming the file and key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from recbole_hug.errors import ConfigError
+from recbole_hug.reproduce import grid as grid_module
+from recbole_hug.reproduce.grid import load_grid, papers
+from tests.conftest import SHARED_DATASETS
+
+PAPER_TEXTS = {"hugt": "hugt.txt", "hggnn": "hg-gnn.txt"}
+PAPERS_DIR = SHARED_DATASETS.parent / "papers"
+
+
+def test_shipped_grids_load_with_the_issue_tables() -> None:
+    assert papers() == ["hggnn", "hugt"]
+    assert list(load_grid("hugt").tables) == ["table2", "figure3", "table3"]
+    assert list(load_grid("hggnn").tables) == ["table2", "table4", "table5", "figure3", "figure4"]
+
+
+@pytest.mark.parametrize("paper", sorted(PAPER_TEXTS))
+def test_every_paper_number_of_a_grid_is_in_the_paper(paper: str) -> None:
+    path = PAPERS_DIR / PAPER_TEXTS[paper]
+    if not path.is_file():
+        pytest.skip(f"{path} not here")
+    printed = {float(token) for token in re.findall(r"\d+\.\d+", path.read_text())}
+    grid = load_grid(paper)
+    numbers = [
+        (table.name, entry.name, column, number)
+        for table in grid.tables.values()
+        for entry in table.entries
+        for column, row in entry.paper.items()
+        for number in row
+    ]
+    assert numbers
+    assert [n for n in numbers if n[3] not in printed] == []
+
+
+def test_run_options_are_layered_lowest_first() -> None:
+    grid = load_grid("hugt")
+    entry = next(e for e in grid.tables["table2"].entries if e.name == "SASRec-Ours")
+    full = grid.run_options("taobao", entry, quick=False)
+    assert full["train_batch_size"] == 32  # the dataset's over every run's 128
+    assert full["n_candidates"] == 227 and full["n_graph_heads"] == 0
+    assert full["eval_args"]["split"] == {"LS": "valid_and_test"}  # the protocol
+    quick = grid.run_options("taobao", entry, quick=True)
+    assert quick["train_batch_size"] == 512 and quick["hidden_size"] == 16
+
+
+def write_grid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit) -> None:
+    content = yaml.safe_load((grid_module.GRID_DIR / "hugt.yaml").read_text())
+    edit(content)
+    (tmp_path / "hugt.yaml").write_text(yaml.safe_dump(content))
+    monkeypatch.setattr(grid_module, "GRID_DIR", tmp_path)
+
+
+def entry(content: dict, table: str = "table2", index: int = 0) -> dict:
+    return content["tables"][table]["entries"][index]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c.pop("metrics"), "hugt.yaml: missing key 'metrics'"),
+        (lambda c: c.update(seeds="3"), "'seeds' must be a int, got '3'"),
+        (lambda c: c.update(colour=1), "unknown key\\(s\\) colour"),
+        (lambda c: entry(c)["paper"].update(ML1M=[0.1]), "paper.ML1M: must be a list of 2 numbers"),
+        (lambda c: entry(c)["paper"].update(MovieLens=[0.1, 0.2]), "unknown column 'MovieLens'"),
+        (lambda c: c["options"].update(seed=1), "option\\(s\\) seed are set by the runner"),
+        (lambda c: entry(c, "figure3").pop("x"), "entry '0 sequence heads' of a figure needs 'x'"),
+        (lambda c: entry(c).update(x=1), "entry 'Pop' has 'x', but its table has no 'x_label'"),
+        (lambda c: entry(c, index=1).update(name="Pop"), "distinct names \\(repeated: Pop\\)"),
+        (lambda c: entry(c).update(model=None, paper={}), "neither a model nor paper numbers"),
+        (lambda c: c["datasets"]["ml-1m"].update(paper="ML10M"), "paper column 'ML10M'"),
+    ],
+)  # fmt: skip
+def test_malformed_grids_name_the_file_and_key(tmp_path, monkeypatch, edit, message) -> None:
+    write_grid(tmp_path, monkeypatch, edit)
+    with pytest.raises(ConfigError, match=message):
+        load_grid("hugt")

@@ -1,0 +1,313 @@
+"""The reproduction runner end to end: --quick grids of both papers on tiny data, resuming,
+refusing another grid's results folder, and bad names."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import re
+import shutil
+import statistics
+from pathlib import Path
+
+import pytest
+import yaml
+
+from recbole_hug.reproduce import grid as grid_module
+from recbole_hug.reproduce import runner
+from recbole_hug.reproduce.grid import load_grid
+from recbole_hug.reproduce.runner import main
+
+#: Per paper: the dataset the test names, the data fixture, and groups of cells that resolve to
+#: the same configuration (so share their runs).
+PAPERS = {
+    "hugt": (
+        "ml-1m",
+        "sequence_data",
+        [
+            {"table2/HUGT-MP", "figure3/2 sequence heads", "table3/Concur"},
+            {"table2/SASRec-Ours", "figure3/4 sequence heads"},
+        ],
+    ),
+    "hggnn": (
+        "taobao-ub-head",
+        "session_data",
+        [
+            {"table2/HG-GNN", "table4/HG-GNN", "table5/HG-GNN", "figure3/S = 12", "figure4/K = 20"},
+        ],
+    ),
+}
+
+
+def run_main(*argv: str) -> tuple[int, str, str]:
+    """``main(argv)`` with its printed output and error output."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(list(argv))
+    return status, out.getvalue(), err.getvalue()
+
+
+def read_rows(folder: Path) -> list[dict[str, str]]:
+    with open(folder / "runs.csv", encoding="utf-8", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.fixture(scope="module")
+def quick(request, scratch: Path, one_thread) -> dict[str, tuple[Path, Path, str]]:
+    """Both papers' whole grids with --quick: paper -> (results folder, data_path, output)."""
+    done = {}
+    for paper, (dataset, data_fixture, _) in PAPERS.items():
+        data = request.getfixturevalue(data_fixture)
+        out = scratch / f"{paper}-quick"
+        status, output, errors = run_main(
+            paper, "--dataset", dataset, "--data_path", str(data), "--quick", "--out", str(out)
+        )
+        assert status == 0, errors
+        done[paper] = (out, data, output)
+    return done
+
+
+def no_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any training run fail the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a run was started")
+
+    monkeypatch.setattr(runner, "objective_function", refuse)
+
+
+@pytest.mark.parametrize("paper", PAPERS)
+def test_quick_grid_writes_every_table_plot_and_run(quick, paper: str) -> None:
+    out, _, output = quick[paper]
+    grid = load_grid(paper)
+    report = (out / "report.md").read_text(encoding="utf-8")
+    for table in grid.tables.values():
+        assert f"## {table.title}" in report
+        png = (out / f"{table.name}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000
+    rows = read_rows(out)
+    cells = [
+        f"{table.name}/{entry.name}"
+        for table in grid.tables.values()
+        for entry in table.entries
+        if entry.model is not None
+    ]
+    assert sorted(f"{row['table']}/{row['entry']}" for row in rows) == sorted(cells)
+    for row in rows:
+        assert row["seed"] == str(grid.first_seed)
+        for metric in grid.metrics:
+            assert 0.0 <= float(row[f"test_{metric}"]) <= 1.0
+            assert 0.0 <= float(row[f"valid_{metric}"]) <= 1.0
+        assert (row["best_epoch"], row["epochs_run"]) == ("0", "1")  # quick: one epoch
+        assert float(row["seconds"]) > 0
+        assert (out / row["checkpoint"]).is_file()
+        assert json.loads(row["options"])["epochs"] == 1
+    assert output.count(": running") == len({row["run_id"] for row in rows})
+
+
+@pytest.mark.parametrize("paper", PAPERS)
+def test_cells_of_the_same_configuration_share_their_run(quick, paper: str) -> None:
+    out = quick[paper][0]
+    run_of = {f"{row['table']}/{row['entry']}": row["run_id"] for row in read_rows(out)}
+    groups = PAPERS[paper][2]
+    for group in groups:
+        assert len({run_of[cell] for cell in group}) == 1, group
+    shared = sum(len(group) - 1 for group in groups)
+    assert len(set(run_of.values())) == len(run_of) - shared
+
+
+def test_report_puts_our_numbers_beside_the_papers(quick) -> None:
+    out = quick["hggnn"][0]
+    rows = {row["entry"]: row for row in read_rows(out) if row["table"] == "table2"}
+    report = (out / "report.md").read_text(encoding="utf-8")
+    # The paper's column for taobao-ub-head is Xing; numbers in % with 2 decimals, as the paper.
+    narm = next(line for line in report.splitlines() if line.startswith("| NARM |"))
+    ours = [f"{100 * float(rows['NARM'][f'test_{m}']):.2f}" for m in ("hit@5", "hit@10")]
+    assert narm.split(" | ")[3:7] == [ours[0], "13.51", ours[1], "17.31"]
+    assert "| LESSR | (paper only) | 0 | – | 14.84 | – | 16.77 |" in report
+    assert "Protocol (options of every run): `session_rows: True`." in report
+
+
+def test_figure_without_paper_numbers_shows_ours_only(quick) -> None:
+    out = quick["hugt"][0]
+    report = (out / "report.md").read_text(encoding="utf-8")
+    section = report.split("## Figure 3")[1].split("## ")[0]
+    assert "gives no numbers" in section
+    assert "| sequence heads | entry | model | seeds | HR@10 | NDCG@10 |" in section
+    rows = [line for line in section.splitlines() if re.match(r"\| \d ", line)]
+    assert [row.split(" | ")[0] for row in rows] == ["| 0", "| 1", "| 2", "| 3", "| 4"]
+
+
+def test_second_invocation_runs_nothing(quick, monkeypatch: pytest.MonkeyPatch) -> None:
+    out, data, _ = quick["hugt"]
+    before = (out / "runs.csv").read_bytes()
+    no_runs(monkeypatch)
+    status, output, errors = run_main(
+        "hugt", "--dataset", "ml-1m", "--data_path", str(data), "--quick", "--out", str(out)
+    )
+    assert status == 0, errors
+    assert "running" not in output and "report.md" in output
+    assert (out / "runs.csv").read_bytes() == before
+
+
+def test_interrupted_grid_continues_with_the_missing_runs(
+    quick, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, data, _ = quick["hugt"]
+    out = tmp_path / "copy"
+    shutil.copytree(source, out)
+    rows = read_rows(out)
+    lost = [row for row in rows if row["table"] == "table3" and row["entry"] != "Concur"]
+    kept = [row for row in rows if row not in lost]
+    with open(out / "runs.csv", "w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    started = []
+    real = runner.objective_function
+
+    def counted(options: dict, **kwargs):
+        started.append(options)
+        return real(options, **kwargs)
+
+    monkeypatch.setattr(runner, "objective_function", counted)
+    status, _, errors = run_main(
+        "hugt", "--dataset", "ml-1m", "--data_path", str(data), "--quick", "--out", str(out),
+        "--tables", "table3",
+    )  # fmt: skip
+    assert status == 0, errors
+    assert sorted(options["fusion"] for options in started) == [
+        "graph_then_sequence",
+        "sequence_then_graph",
+    ]
+    again = read_rows(out)
+    assert again[: len(kept)] == kept
+    assert {row["run_id"] for row in again[len(kept) :]} == {row["run_id"] for row in lost}
+
+
+def test_more_seeds_add_runs_and_the_report_spreads_them(
+    quick, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, data, _ = quick["hugt"]
+    out = tmp_path / "copy"
+    shutil.copytree(source, out)
+    status, output, errors = run_main(
+        "hugt", "--dataset", "ml-1m", "--data_path", str(data), "--quick", "--out", str(out),
+        "--tables", "table3", "--seeds", "2", "--drop_checkpoints",
+    )  # fmt: skip
+    assert status == 0, errors
+    rows = [row for row in read_rows(out) if row["table"] == "table3"]
+    assert sorted(row["seed"] for row in rows) == ["2020"] * 3 + ["2021"] * 3
+    new = [row for row in rows if row["seed"] == "2021"]
+    assert all(row["checkpoint"] == "" for row in new)
+    assert not any((out / "saved" / row["run_id"]).exists() for row in new)
+    hits = [float(row["test_hit@10"]) for row in rows if row["entry"] == "G-S"]
+    line = next(line for line in (out / "report.md").read_text().splitlines() if "| G-S |" in line)
+    expected = f"{statistics.fmean(hits):.4f} ± {statistics.stdev(hits):.4f}"
+    assert f"| G-S | HUGT | 2 | {expected} |" in line
+
+
+def test_results_folder_of_another_grid_config_is_refused(
+    quick, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, data, _ = quick["hugt"]
+    before = {path: path.read_bytes() for path in (out / "runs.csv", out / "grid.json")}
+    no_runs(monkeypatch)
+    status, _, errors = run_main(
+        "hugt", "--dataset", "ml-1m", "--data_path", str(data), "--out", str(out)
+    )  # not --quick
+    assert status == 2
+    assert errors.count("\n") == 1 and errors.startswith("error: results folder")
+    assert "quick was True, now False" in errors
+    assert {path: path.read_bytes() for path in before} == before
+
+
+def copy_grid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, paper: str, edit) -> None:
+    """Run with a copy of the grid of ``paper``, changed by ``edit(content)``."""
+    content = yaml.safe_load((grid_module.GRID_DIR / f"{paper}.yaml").read_text())
+    edit(content)
+    (tmp_path / "grids").mkdir()
+    (tmp_path / "grids" / f"{paper}.yaml").write_text(yaml.safe_dump(content))
+    monkeypatch.setattr(grid_module, "GRID_DIR", tmp_path / "grids")
+
+
+def test_changed_entry_options_are_refused_naming_the_cell(
+    quick, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, data, _ = quick["hugt"]
+    copy_grid(
+        tmp_path,
+        monkeypatch,
+        "hugt",
+        lambda c: c["quick"]["models"]["SASRec"].update(inner_size=32),
+    )
+    no_runs(monkeypatch)
+    status, _, errors = run_main(
+        "hugt", "--dataset", "ml-1m", "--data_path", str(data), "--quick", "--out", str(out)
+    )
+    assert status == 2
+    assert "table2/SASRec: inner_size 16 -> 32" in errors
+
+
+def test_unregistered_model_is_refused_before_any_run(
+    sequence_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def edit(content: dict) -> None:
+        content["tables"]["table3"]["entries"].append({"name": "new", "model": "NoSuchRec"})
+
+    copy_grid(tmp_path, monkeypatch, "hugt", edit)
+    no_runs(monkeypatch)
+    out = tmp_path / "out"
+    status, _, errors = run_main(
+        "hugt",
+        "--dataset",
+        "ml-1m",
+        "--data_path",
+        str(sequence_data),
+        "--quick",
+        "--out",
+        str(out),
+    )
+    assert status == 2
+    assert errors.startswith("error: hugt.yaml, table3/new: unknown model 'NoSuchRec'")
+    assert "RecBole models:" in errors and "Traceback" not in errors
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["hugtx", "--dataset", "ml-1m"], "unknown paper 'hugtx'; papers: hggnn, hugt"),
+        (["hugt", "--dataset", "ml-2m"], "unknown dataset 'ml-2m' for paper 'hugt'"),
+        (["hggnn", "-d", "taobao-ub-head", "--tables", "table2,table9"], "unknown table(s) table9"),
+        (["hugt", "--dataset", "ml-1m", "--seeds", "0"], "--seeds must be >= 1"),
+    ],
+)  # fmt: skip
+def test_bad_names_give_one_error_line(
+    argv: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_runs(monkeypatch)
+    status, _, errors = run_main(*argv, "--out", str(tmp_path / "out"))
+    assert status == 2
+    assert errors.startswith(f"error: {message}") and errors.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_names_list_the_valid_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    no_runs(monkeypatch)
+    _, _, errors = run_main("hggnn", "--dataset", "nope")
+    assert "taobao-ub-head" in errors and "lastfm-hetrec2011" in errors
+    _, _, errors = run_main("hugt", "--dataset", "ml-1m", "--tables", "tableX")
+    assert "tables: table2, figure3, table3" in errors
+
+
+def test_missing_data_is_an_error_before_any_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_runs(monkeypatch)
+    (tmp_path / "ml-1m").mkdir()
+    status, _, errors = run_main("hugt", "--dataset", "ml-1m", "--data_path", str(tmp_path))
+    assert status == 2
+    assert f"no {tmp_path / 'ml-1m' / 'ml-1m.inter'}" in errors
