@@ -81,7 +81,12 @@ def _train_and_test(
     verbose: bool,
     show_progress: bool,
 ) -> dict[str, Any]:
-    """Fit with early stopping on validation, then test (with the best checkpoint if saved)."""
+    """Fit with early stopping on validation, then test (with the best checkpoint if saved).
+
+    Returns:
+        RecBole's ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``,
+        ``test_result``, and ``epochs_run`` (the epochs ``fit`` trained).
+    """
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     trainer.set_serving_data(train_data, valid_data, test_data)
     with trusted_checkpoints():
@@ -96,6 +101,7 @@ def _train_and_test(
         "valid_score_bigger": config["valid_metric_bigger"],
         "best_valid_result": best_valid_result,
         "test_result": test_result,
+        "epochs_run": len(trainer.train_loss_dict),
     }
 
 

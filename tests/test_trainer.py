@@ -53,32 +53,31 @@ def _trainer(tiny_data: Path, **options):
     return get_trainer(ModelType.SEQUENTIAL, "GRU4Rec")(config, model), train, valid
 
 
+def _rates_per_epoch(trainer, train, valid) -> list[float]:
+    """The learning rate each epoch of ``trainer.fit`` trained at."""
+    seen: list[float] = []
+    trainer.fit(
+        train,
+        valid,
+        saved=False,
+        verbose=False,
+        callback_fn=lambda epoch, score: seen.append(trainer.optimizer.param_groups[0]["lr"]),
+    )
+    return seen
+
+
 def test_each_epoch_trains_at_its_decayed_rate(tiny_data: Path, workdir: Path) -> None:
     trainer, train, valid = _trainer(
         tiny_data, epochs=5, lr_decay_step=2, lr_decay_rate=0.5, learning_rate=0.01
     )
-    seen = []
-    trainer.fit(
-        train,
-        valid,
-        saved=False,
-        verbose=False,
-        callback_fn=lambda epoch, score: seen.append(trainer.optimizer.param_groups[0]["lr"]),
+    assert _rates_per_epoch(trainer, train, valid) == pytest.approx(
+        [0.01, 0.01, 0.005, 0.005, 0.0025]
     )
-    assert seen == pytest.approx([0.01, 0.01, 0.005, 0.005, 0.0025])
 
 
 def test_no_decay_by_default(tiny_data: Path, workdir: Path) -> None:
     trainer, train, valid = _trainer(tiny_data, epochs=3, learning_rate=0.01)
-    seen = []
-    trainer.fit(
-        train,
-        valid,
-        saved=False,
-        verbose=False,
-        callback_fn=lambda epoch, score: seen.append(trainer.optimizer.param_groups[0]["lr"]),
-    )
-    assert seen == [0.01, 0.01, 0.01]
+    assert _rates_per_epoch(trainer, train, valid) == [0.01, 0.01, 0.01]
 
 
 @pytest.mark.parametrize(

@@ -72,9 +72,6 @@ class Cell:
         changed: the options whose resolved value differs from the model's default on this
             dataset, as JSON data.
         config: the hash of the resolved configuration (the cell's identity).
-        epochs: ``epochs`` of the resolved configuration.
-        eval_step: ``eval_step`` of the resolved configuration.
-        stopping_step: ``stopping_step`` of the resolved configuration.
     """
 
     table: str
@@ -83,9 +80,6 @@ class Cell:
     options: dict[str, Any]
     changed: dict[str, Any]
     config: str
-    epochs: int
-    eval_step: int
-    stopping_step: int
 
     @property
     def key(self) -> str:
@@ -164,7 +158,4 @@ def _cell(
         options=options,
         changed=canonical(changed),
         config=_digest(resolved, 16),
-        epochs=resolved["epochs"],
-        eval_step=resolved["eval_step"],
-        stopping_step=resolved["stopping_step"],
     )

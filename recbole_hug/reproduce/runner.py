@@ -35,15 +35,6 @@ def default_out(paper: str, dataset: str, quick: bool) -> Path:
     return Path("results") / f"{paper}-{dataset}{'-quick' if quick else ''}"
 
 
-def epochs_run(cell: Cell, best_epoch: int) -> int:
-    """How many epochs RecBole's ``Trainer.fit`` trained, from the best epoch (0-based).
-
-    ``fit`` evaluates every ``eval_step`` epochs and stops at the evaluation that is the
-    ``stopping_step + 1``-th without improvement since the best, or after ``epochs`` epochs.
-    """
-    return min(cell.epochs, best_epoch + cell.eval_step * (cell.stopping_step + 1) + 1)
-
-
 def run_cell(
     cell: Cell, dataset: str, data_path: Path, seed: int, folder: Path, keep_checkpoint: bool
 ) -> dict[str, Any]:
@@ -71,8 +62,8 @@ def run_cell(
     )
     seconds = time.perf_counter() - start
     checkpoint = max(checkpoint_dir.glob("*.pth"), key=lambda path: path.stat().st_mtime)
-    # Our own checkpoint, just written: RecBole pickles its Config in it.
-    best_epoch = torch.load(checkpoint, map_location="cpu", weights_only=False)["epoch"]
+    # Our own checkpoint (recbole_hug.trainer): plain data, as weights_only loads.
+    best_epoch = torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"]
     if not keep_checkpoint:
         shutil.rmtree(checkpoint_dir)
     return {
@@ -85,7 +76,7 @@ def run_cell(
         **{f"valid_{key}": value for key, value in (result["best_valid_result"] or {}).items()},
         **{f"test_{key}": value for key, value in result["test_result"].items()},
         "best_epoch": best_epoch,
-        "epochs_run": epochs_run(cell, best_epoch),
+        "epochs_run": result["epochs_run"],
         "seconds": round(seconds, 2),
         "checkpoint": str(checkpoint.relative_to(folder)) if keep_checkpoint else "",
     }
