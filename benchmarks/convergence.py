@@ -10,8 +10,12 @@ metric, test with the best checkpoint), one after the other. Every finished run 
 continues; several processes may share one ``--out`` (each claims a run in ``<out>.claims``
 before it starts it; delete that file after an interruption). Options after ``--``
 (``--key=value``) apply to every run; ``--variant NAME[=MODEL]:--key=value,...`` adds a named
-configuration of MODEL (default: the first of ``--models``; ablations). The summary
-(Markdown, mean and spread over the seeds) is printed at the end, or alone with ``--summary``.
+configuration of MODEL (default: the first of ``--models``; ablations). With
+``--learning-rates``, the learning rate of every model in ``--models`` is chosen on validation, as
+the HG-GNN paper does for every model: on the first seed each model runs once per learning rate
+(named ``MODEL (lr X)``), and the later seeds run only the one with the best validation
+``valid_metric`` on the first seed. The summary (Markdown, mean and spread over the seeds, and the
+learning-rate choice) is printed at the end, or alone with ``--summary``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -71,7 +76,12 @@ def one_run(model: str, dataset: str, seed: int, options: dict) -> dict:
         "best_epoch": len(epoch_seconds) - 1 - trainer.cur_step,  # from 0; eval_step 1
         "epochs": len(epoch_seconds),
         "epoch_seconds": statistics.median(epoch_seconds),
+        "train_loss": [  # per epoch, the mean over its batches (RecBole records the sum)
+            float(trainer.train_loss_dict[epoch]) / len(train)
+            for epoch in range(len(epoch_seconds))
+        ],
         "prepare_seconds": prepared,
+        "valid_metric": config["valid_metric"].lower(),
         "valid": {k: float(v) for k, v in trainer.best_valid_result.items()},
         "test": {k: float(v) for k, v in test_result.items()},
         "machine": machine(),
@@ -111,11 +121,19 @@ def main() -> None:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--data_path", default="../shared/datasets")
     parser.add_argument("--models", nargs="+", default=[])
-    parser.add_argument("--variant", action="append", default=[], help="NAME[=MODEL]:--k=v,--k=v")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="NAME[=MODEL]:--k=v,--k=v (a value may hold commas: [a,b])",
+    )
     parser.add_argument("--only-variants", action="store_true", help="skip the plain models")
     parser.add_argument("--seeds", nargs="+", type=int, default=[2020, 2021, 2022])
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--summary", action="store_true", help="only print the summary")
+    parser.add_argument(
+        "--learning-rates", nargs="+", type=float, default=[], help="chosen on validation"
+    )
     args, rest = parser.parse_known_args()
     options = {
         "data_path": os.path.abspath(args.data_path),
@@ -129,13 +147,25 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     claims = args.out.with_name(args.out.name + ".claims")
     grid = [] if args.only_variants else [(model, model, {}) for model in args.models]
+    if args.learning_rates and not args.only_variants:
+        grid = [
+            (lr_name(m, lr), m, {"learning_rate": lr})
+            for m in args.models
+            for lr in args.learning_rates
+        ]
     for variant in args.variant:
         name, _, changes = variant.partition(":")
         name, _, model = name.partition("=")
-        grid.append((name, model or args.models[0], parse_options(changes.split(","))))
+        grid.append((name, model or args.models[0], parse_options(re.split(r",(?=--)", changes))))
     os.chdir(tempfile.mkdtemp(prefix="convergence-"))  # RecBole's log/ and saved/
     for seed in [] if args.summary else args.seeds:  # seed by seed: every model gets a run early
         for name, model, changes in grid:
+            if (
+                seed != args.seeds[0]
+                and args.learning_rates
+                and name != lr_name(model, chosen_lr(model, args, claims))
+            ):
+                continue
             key = f"{args.dataset}/{name}/{seed}"
             if key in _lines(claims) or key in {_key(r) for r in _records(args.out)}:
                 continue
@@ -145,11 +175,70 @@ def main() -> None:
             with args.out.open("a") as file:
                 file.write(json.dumps(record) + "\n")
             print(name, seed, record["test"], record["epochs"], flush=True)
-    print(summary([r for r in _records(args.out) if r["dataset"] == args.dataset]))
+    records = [r for r in _records(args.out) if r["dataset"] == args.dataset]
+    if not args.learning_rates:
+        print(summary(records))
+        return
+    scored = [m for m in args.models if len(first_seed_scores(m, args)) == len(args.learning_rates)]
+    chosen = {lr_name(m, chosen_lr(m, args, claims)) for m in scored}
+    print("At the chosen learning rates:\n")
+    print(summary([r for r in records if r["name"] in chosen]))
+    print("\nAt the others:\n")
+    print(summary([r for r in records if r["name"] not in chosen]))
+    print("\n" + lr_summary(records, args))
+
+
+def lr_name(model: str, lr: float) -> str:
+    """The configuration name of ``model`` at learning rate ``lr``: ``SRGNN (lr 0.01)``."""
+    return f"{model} (lr {lr:g})"
+
+
+def first_seed_scores(model: str, args: argparse.Namespace) -> dict[float, float]:
+    """Learning rate -> validation score of ``model`` on the first seed (finished runs)."""
+    found = {}
+    for record in _records(args.out):
+        for lr in args.learning_rates:
+            if (record["dataset"], record["seed"]) == (args.dataset, args.seeds[0]) and record[
+                "name"
+            ] == lr_name(model, lr):
+                found[lr] = record["valid"][record.get("valid_metric", "hit@10")]
+    return found
+
+
+def chosen_lr(model: str, args: argparse.Namespace, claims: Path) -> float:
+    """The learning rate of ``model`` with the best first-seed validation score (ties: the
+    first given); waits while another process is still running one of those runs."""
+    while True:
+        scores = first_seed_scores(model, args)
+        if len(scores) == len(args.learning_rates):
+            return max(args.learning_rates, key=lambda lr: scores[lr])
+        keys = {
+            f"{args.dataset}/{lr_name(model, lr)}/{args.seeds[0]}" for lr in args.learning_rates
+        }
+        if not keys <= _lines(claims):
+            raise SystemExit(f"{model}: the first seed's runs are neither done nor claimed")
+        time.sleep(30)
+
+
+def lr_summary(records: list[dict], args: argparse.Namespace) -> str:
+    """Markdown: each model's first-seed validation score per learning rate, and the choice."""
+    metric = next((r["valid_metric"] for r in records if "valid_metric" in r), "hit@10")
+    lines = [
+        f"| model | {' | '.join(f'lr {lr:g}' for lr in args.learning_rates)} | chosen |",
+        "|---" * (len(args.learning_rates) + 2) + "|",
+    ]
+    for model in args.models:
+        scores = first_seed_scores(model, args)
+        if len(scores) < len(args.learning_rates):
+            continue
+        best = max(args.learning_rates, key=lambda lr: scores[lr])
+        cells = " | ".join(f"{scores[lr]:.4f}" for lr in args.learning_rates)
+        lines.append(f"| {model} | {cells} | {best:g} |")
+    return f"Validation {metric} on seed {args.seeds[0]}:\n\n" + "\n".join(lines)
 
 
 def _lines(path: Path) -> set[str]:
-    return set(path.read_text().split()) if path.exists() else set()
+    return set(path.read_text().splitlines()) if path.exists() else set()
 
 
 def _records(path: Path) -> list[dict]:

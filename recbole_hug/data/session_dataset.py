@@ -17,6 +17,9 @@ loading, RecBole's own filters and the id remapping stay RecBole's):
 - ``build()`` returns the train / valid / test rows of the session split (``eval_args`` is not
   used), and puts the heterogeneous global graph of the TRAINING sessions on the training
   dataset (``train.global_graph``, :func:`recbole_hug.graph.global_graph.build_global_graph`).
+  With ``graph_session_ratio > 0`` (not in the paper), each user's earliest training sessions
+  build the graph and the later ones give the training rows
+  (:func:`recbole_hug.data.sessions.graph_only_sessions`).
 
 Any RecBole sequential model reads these rows unchanged (``session_rows: True``).
 
@@ -47,6 +50,7 @@ from recbole_hug.data.sessions import (
     cut_sessions,
     drop_unseen_items,
     filter_sessions,
+    graph_only_sessions,
     remove_immediate_repeats,
     session_rows,
     split_by_time,
@@ -110,6 +114,13 @@ class SessionDataset(SequentialDataset):
         # Aligned with the rows of inter_feat, which RecBole's remapping keeps in order.
         self._session_id = np.concatenate([p["session"].to_numpy() for p in parts])
         self._session_part = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+        with _config_errors("graph sessions"):
+            graph_only = graph_only_sessions(split.train, self.config["graph_session_ratio"])
+        training = self._session_part == 0
+        only_graph = np.isin(self._session_id, graph_only)
+        # The interactions that build the global graph, and those that give training rows.
+        self._in_graph = training & only_graph if len(graph_only) else training
+        self._in_training_rows = training & ~only_graph
         self._log_split(parts)
 
     def _session_input(self) -> tuple[pd.DataFrame, str | None, str]:
@@ -224,7 +235,8 @@ class SessionDataset(SequentialDataset):
         )
         self.part_rows: list[Interaction] = []
         for index in range(len(PARTS)):
-            rows = session_rows(frame[self._session_part == index], width)
+            selected = self._in_training_rows if index == 0 else self._session_part == index
+            rows = session_rows(frame[selected], width)
             self.part_rows.append(
                 Interaction(
                     {
@@ -235,7 +247,7 @@ class SessionDataset(SequentialDataset):
                     }
                 )
             )
-        self._training_interactions = frame[self._session_part == 0]
+        self._training_interactions = frame[self._in_graph]
         if self.time_field in self.inter_feat:
             self._del_col(self.inter_feat, self.time_field)
         self.inter_feat = cat_interactions(self.part_rows)

@@ -415,6 +415,36 @@ def drop_unseen_items(split: SessionSplit, min_length: int = 2) -> SessionSplit:
     return SessionSplit(train=split.train, valid=clean(split.valid), test=test)
 
 
+def graph_only_sessions(train: pd.DataFrame, ratio: float) -> np.ndarray:
+    """Ids of each user's earliest training sessions that only build the global graph.
+
+    Not in the paper (which builds the graph from every training session and trains on every
+    training session): with ``ratio > 0``, each user's first ``ceil(m * ratio)`` of its ``m``
+    training sessions (by start time; clipped to ``1 <= x <= m - 1``, so a user with one training
+    session keeps it for rows) build the graph and give no training rows, and the later ones give
+    rows and no edges. A training row's target then never reaches the graph through the row's own
+    session, as no validation or test target does (``BENCHMARKS.md``, HG-GNN).
+
+    Args:
+        train: the training session frame, ``N`` rows.
+        ratio: the share of each user's training sessions for the graph only, ``0 <= x < 1``;
+            0 = none (the paper).
+
+    Returns:
+        ``[G]`` session ids, in frame order of the sessions' first rows.
+
+    Raises:
+        ValueError: ``ratio`` out of range (names ``graph_session_ratio``).
+    """
+    _check_frame(train)
+    ratio = _check_ratio(ratio, "graph_session_ratio", allow_zero=True)
+    table = _session_table(train).sort_values(["user", "start"], kind="stable")
+    n = table.groupby("user", sort=False)["session"].transform("size").to_numpy()
+    rank = table.groupby("user", sort=False).cumcount().to_numpy()
+    chosen = set(table["session"].to_numpy()[rank < _last_sessions_count(n, ratio)].tolist())
+    return np.array([s for s in pd.unique(train["session"]) if s in chosen], dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class SessionRows:
     """(user, prefix, target) rows for the model, ``R`` of them.

@@ -141,6 +141,28 @@ def test_global_graph_holds_training_sessions_only(parts) -> None:
     assert not hasattr(parts[1], "global_graph") and not hasattr(parts[2], "global_graph")
 
 
+def test_graph_session_ratio_keeps_training_targets_out_of_the_graph(toy: Path) -> None:
+    # Training sessions: a0 (1, 2, 3), a1 (2, 3, 4), a2 (1, 3, 4); b0 (5, 6, 7), b1 (6, 7, 1).
+    # Ratio 0.5: a's first ceil(1.5) = 2 and b's first ceil(1.0) = 1 build the graph only; the
+    # rows come from a2 and b1 alone; validation and test are unchanged.
+    train, valid, test = build(toy, graph_session_ratio=0.5)
+    assert decoded(train) == [
+        ("a", ("1",), "3"), ("a", ("1", "3"), "4"), ("b", ("6",), "7"), ("b", ("6", "7"), "1")
+    ]  # fmt: skip
+    assert (decoded(valid), decoded(test)) == (EXPECTED["valid"], EXPECTED["test"])
+    item = lambda ids: [str(t) for t in train.id2token("item_id", ids)]  # noqa: E731
+    src, dst, _ = train.global_graph.edge("out")
+    assert set(zip(item(src), item(dst), strict=True)) == {
+        ("1", "2"), ("2", "3"), ("3", "4"), ("5", "6"), ("6", "7")
+    }  # fmt: skip
+    src, dst, weight = train.global_graph.edge("interact")
+    users = [str(t) for t in train.id2token("user_id", src)]
+    assert sorted(zip(users, item(dst), weight.tolist(), strict=True)) == [
+        ("a", "1", 1.0), ("a", "2", 2.0), ("a", "3", 2.0), ("a", "4", 1.0),
+        ("b", "5", 1.0), ("b", "6", 1.0), ("b", "7", 1.0),
+    ]  # fmt: skip
+
+
 def test_the_session_column_gives_the_same_sessions(tmp_path: Path) -> None:
     with_column = write_toy(tmp_path / "column")
     assert [decoded(p) for p in build(with_column, SESSION_ID_FIELD="session_id")] == list(
@@ -175,6 +197,11 @@ def test_time_split_cuts_all_users_at_one_time(toy: Path) -> None:
         ({"min_user_sessions": 6}, ConfigError, "min_user_sessions=6 leaves no user"),
         ({"min_session_length": 6}, ConfigError, "min_session_length=6 leaves no session"),
         ({"session_split": "random"}, ConfigError, "'session_split' must be one of user_ratio"),
+        (
+            {"graph_session_ratio": 1.0},
+            ConfigError,
+            "graph_session_ratio must be a fraction with 0 <= x < 1, got 1.0",
+        ),
         (
             {"session_split": "time", "test_cut_time": 99999},
             ConfigError,

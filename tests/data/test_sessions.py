@@ -30,6 +30,7 @@ from recbole_hug.data.sessions import (
     cut_sessions,
     drop_unseen_items,
     filter_sessions,
+    graph_only_sessions,
     remove_immediate_repeats,
     session_ids_by_gap,
     session_rows,
@@ -233,6 +234,19 @@ def test_split_errors() -> None:
         split_by_time(sessions, test_cut_time=-1)
 
 
+def test_graph_only_sessions_toy() -> None:
+    # training sessions: user 1 s1, s2, s3; user 2 s6, s7, s8 (m = 3 each)
+    train = split_by_user_ratio(toy_filtered()).train.sample(frac=1.0, random_state=1)
+    assert sorted(graph_only_sessions(train, 0.5)) == [1, 2, 6, 7]  # ceil(1.5) = 2 each
+    assert sorted(graph_only_sessions(train, 0.3)) == [1, 6]  # ceil(0.9) = 1
+    assert sorted(graph_only_sessions(train, 0.9)) == [1, 2, 6, 7]  # at most m - 1
+    assert len(graph_only_sessions(train, 0.0)) == 0
+    one = train[train["session"] == 1]
+    assert len(graph_only_sessions(one, 0.5)) == 0  # one session: kept for rows
+    with pytest.raises(ValueError, match="graph_session_ratio"):
+        graph_only_sessions(train, 1.0)
+
+
 def test_drop_unseen_items_toy() -> None:
     split = drop_unseen_items(split_by_user_ratio(toy_filtered()))
     assert items_by_session(split.test) == {5: [2, 4], 10: [4, 5, 3], 11: [3, 1]}
@@ -346,3 +360,21 @@ def test_split_property(n_sessions: list[int], test_ratio: float) -> None:
         if n_test:
             user_test = split.test.loc[split.test.user == user, "session"]
             assert user_test.min() > split.train.loc[split.train.user == user, "session"].max()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 9), min_size=1, max_size=5), st.floats(0.0, 0.95))
+def test_graph_only_sessions_property(n_sessions: list[int], ratio: float) -> None:
+    records, k = [], 0
+    for user, n in enumerate(n_sessions, start=1):
+        for j in range(n):
+            records += [(user, 1, k, 100.0 * j), (user, 2, k, 100.0 * j + 1)]
+            k += 1
+    frame = pd.DataFrame(records, columns=["user", "item", "session", "timestamp"])
+    chosen = set(graph_only_sessions(frame.iloc[::-1], ratio).tolist())  # order must not matter
+    for user, n in enumerate(n_sessions, start=1):
+        own = frame.loc[frame.user == user].groupby("session")["timestamp"].min().sort_values()
+        graph = [s for s in own.index if s in chosen]
+        expected = 0 if n == 1 or ratio == 0 else min(n - 1, max(1, int(np.ceil(n * ratio - 1e-9))))
+        assert len(graph) == expected
+        assert graph == list(own.index[:expected])  # the user's earliest sessions
