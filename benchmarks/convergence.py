@@ -146,13 +146,16 @@ def main() -> None:
     args.out = args.out.resolve()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     claims = args.out.with_name(args.out.name + ".claims")
-    grid = [] if args.only_variants else [(model, model, {}) for model in args.models]
-    if args.learning_rates and not args.only_variants:
+    if args.only_variants:
+        grid = []
+    elif args.learning_rates:
         grid = [
             (lr_name(m, lr), m, {"learning_rate": lr})
             for m in args.models
             for lr in args.learning_rates
         ]
+    else:
+        grid = [(model, model, {}) for model in args.models]
     for variant in args.variant:
         name, _, changes = variant.partition(":")
         name, _, model = name.partition("=")
@@ -185,7 +188,7 @@ def main() -> None:
     print(summary([r for r in records if r["name"] in chosen]))
     print("\nAt the others:\n")
     print(summary([r for r in records if r["name"] not in chosen]))
-    print("\n" + lr_summary(records, args))
+    print("\n" + lr_summary(records, args, claims))
 
 
 def lr_name(model: str, lr: float) -> str:
@@ -195,14 +198,12 @@ def lr_name(model: str, lr: float) -> str:
 
 def first_seed_scores(model: str, args: argparse.Namespace) -> dict[float, float]:
     """Learning rate -> validation score of ``model`` on the first seed (finished runs)."""
-    found = {}
-    for record in _records(args.out):
-        for lr in args.learning_rates:
-            if (record["dataset"], record["seed"]) == (args.dataset, args.seeds[0]) and record[
-                "name"
-            ] == lr_name(model, lr):
-                found[lr] = record["valid"][record.get("valid_metric", "hit@10")]
-    return found
+    names = {lr_name(model, lr): lr for lr in args.learning_rates}
+    return {
+        names[r["name"]]: r["valid"][r.get("valid_metric", "hit@10")]
+        for r in _records(args.out)
+        if (r["dataset"], r["seed"]) == (args.dataset, args.seeds[0]) and r["name"] in names
+    }
 
 
 def chosen_lr(model: str, args: argparse.Namespace, claims: Path) -> float:
@@ -220,7 +221,7 @@ def chosen_lr(model: str, args: argparse.Namespace, claims: Path) -> float:
         time.sleep(30)
 
 
-def lr_summary(records: list[dict], args: argparse.Namespace) -> str:
+def lr_summary(records: list[dict], args: argparse.Namespace, claims: Path) -> str:
     """Markdown: each model's first-seed validation score per learning rate, and the choice."""
     metric = next((r["valid_metric"] for r in records if "valid_metric" in r), "hit@10")
     lines = [
@@ -231,9 +232,8 @@ def lr_summary(records: list[dict], args: argparse.Namespace) -> str:
         scores = first_seed_scores(model, args)
         if len(scores) < len(args.learning_rates):
             continue
-        best = max(args.learning_rates, key=lambda lr: scores[lr])
         cells = " | ".join(f"{scores[lr]:.4f}" for lr in args.learning_rates)
-        lines.append(f"| {model} | {cells} | {best:g} |")
+        lines.append(f"| {model} | {cells} | {chosen_lr(model, args, claims):g} |")
     return f"Validation {metric} on seed {args.seeds[0]}:\n\n" + "\n".join(lines)
 
 

@@ -438,11 +438,10 @@ def graph_only_sessions(train: pd.DataFrame, ratio: float) -> np.ndarray:
     """
     _check_frame(train)
     ratio = _check_ratio(ratio, "graph_session_ratio", allow_zero=True)
-    table = _session_table(train).sort_values(["user", "start"], kind="stable")
-    n = table.groupby("user", sort=False)["session"].transform("size").to_numpy()
-    rank = table.groupby("user", sort=False).cumcount().to_numpy()
-    chosen = set(table["session"].to_numpy()[rank < _last_sessions_count(n, ratio)].tolist())
-    return np.array([s for s in pd.unique(train["session"]) if s in chosen], dtype=np.int64)
+    latest_first = _session_table(train).sort_values(["user", "start"], kind="stable")[::-1]
+    chosen = latest_first["session"].to_numpy()[_carve_last(latest_first, ratio)]
+    ids = pd.unique(train["session"].to_numpy())
+    return ids[np.isin(ids, chosen)]
 
 
 @dataclass(frozen=True)
