@@ -14,8 +14,9 @@ device, in :mod:`recbole_hug.graph.hug`). Map of the paper to the code:
   heads and ``n_graph_heads`` graph heads.
 - Eq. 2-3 (self-attention blocks, with residuals and layer norm as SASRec): ``HUGBlock``.
 - Section 4.5 / Table 3 (RQ3): ``fusion`` ``concurrent`` (the heads of each block split),
-  ``graph_then_sequence`` or ``sequence_then_graph`` (``n_layers`` graph-only blocks, then
-  ``n_layers`` sequence-only blocks, or the reverse).
+  ``graph_then_sequence`` or ``sequence_then_graph`` (graph-only blocks, then sequence-only
+  blocks, or the reverse: ``n_layers`` of each, or ``n_layers`` in all with
+  ``fusion_depth: matched``, the depth of concurrent fusion).
 - Eq. 5: ``y_ti = w_i^T h_t + b_i``, ``w_i`` the input embedding of item ``i`` (tied), ``b_i`` a
   per-item bias: :meth:`HUGT.scores`.
 - Eq. 6: cross-entropy at every position of a training sequence (windows of whole sequences from
@@ -35,7 +36,7 @@ from recbole.model.abstract_recommender import SequentialRecommender
 from recbole.utils import InputType
 from torch import nn
 
-from recbole_hug.data.hugt_dataset import TARGET_LIST_FIELD
+from recbole_hug.data.hugt_dataset import TARGET_LIST_FIELD, TARGET_POSITION_FIELD
 from recbole_hug.errors import ConfigError
 from recbole_hug.graph.hug import graph_attention_mask, knn_predecessor_edges, shortest_path_lengths
 from recbole_hug.model.layers import ACTIVATIONS, HUGAttention, HUGBlock, head_split
@@ -44,6 +45,7 @@ from recbole_hug.model.losses import linear_cross_entropy
 CHOICES = {
     "graph_mode": ("MP", "SE"),
     "fusion": ("concurrent", "graph_then_sequence", "sequence_then_graph"),
+    "fusion_depth": ("stacked", "matched"),
     "position_encoding": ("relative", "absolute"),
     "hidden_act": tuple(ACTIVATIONS),
 }
@@ -125,6 +127,7 @@ class HUGT(SequentialRecommender):
             )
             for n_seq, n_graph in split
         )
+        self.attn_dropout, self._logged_unfused = config["attn_dropout_prob"], False
         self.initializer_range = config["initializer_range"]
         self.apply(self._init_weights)
 
@@ -138,36 +141,44 @@ class HUGT(SequentialRecommender):
             module.bias.data.zero_()
             module.weight.data.fill_(1.0)
 
-    def graph_inputs(self, item_seq: torch.Tensor, causal: torch.Tensor) -> torch.Tensor | None:
-        """Graph heads' input for ``[B, L]`` items, shared by every block.
+    def graph_inputs(self, item_seq: torch.Tensor) -> torch.Tensor | None:
+        """Graph heads' input for ``[B, L]`` items, built once per batch and shared by the blocks.
 
-        MP: the ``[B, L, L]`` boolean mask of collaborative neighbours (and self). SE: the
-        ``[B, H_graph, L, L]`` bias ``phi(s_ij)`` plus the ``[L, L]`` causal mask.
+        MP: the ``[B, 1, L, L]`` boolean mask of collaborative neighbours (and self). SE: the
+        ``[B, H_graph, L, L]`` bias ``phi(s_ij)``, ``-inf`` where ``j > i``.
         """
         if not self.uses_graph:
             return None
         with torch.no_grad():  # the HUG is fixed: built from the frozen SVD embeddings
             edges = knn_predecessor_edges(item_seq, self.svd_item_embeddings, self.hug_k)
             if self.graph_mode == "MP":
-                return graph_attention_mask(edges)
+                return graph_attention_mask(edges).unsqueeze(1)
             lengths = shortest_path_lengths(edges, self.spatial_clip)
-        return self.spatial_encoding(lengths).permute(0, 3, 1, 2) + causal
+            length = item_seq.shape[1]
+            later = torch.ones(length, length, dtype=torch.bool, device=item_seq.device).triu(1)
+        phi = self.spatial_encoding.weight.T  # [H_graph, S + 1]
+        return phi[:, lengths].transpose(0, 1).masked_fill(later, float("-inf"))
 
     def forward(
         self, item_seq: torch.Tensor, item_seq_len: torch.Tensor | None = None
     ) -> torch.Tensor:
         """``[B, L]`` items (0 = padding, on the right) -> ``[B, L, d]``, a state per position."""
+        if self.training and self.attn_dropout and not self._logged_unfused:
+            self.logger.info(
+                "HUGT: attn_dropout_prob > 0 has no fused attention kernel on this device; "
+                "training takes the unfused path (about 2-5x slower attention)"
+            )
+            self._logged_unfused = True
         length = item_seq.shape[1]
         positions = self.position_embedding.weight[:length]
         x = self.item_embedding(item_seq)
         if not self.relative:
             x = x + positions.unsqueeze(0)
         x = self.embedding_dropout(self.embedding_norm(x))
-        causal = torch.full((length, length), float("-inf"), device=x.device).triu(1)
-        graph = self.graph_inputs(item_seq, causal)
+        graph = self.graph_inputs(item_seq)
         relative = positions if self.relative else None
         for block in self.blocks:
-            x = block(x, causal, relative, graph)
+            x = block(x, relative, graph)
         return x
 
     def scores(self, states: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
@@ -178,8 +189,9 @@ class HUGT(SequentialRecommender):
 
     def calculate_loss(self, interaction) -> torch.Tensor:
         """Eq. 6: cross-entropy at every position that has a training target."""
-        states = self.forward(interaction[self.ITEM_SEQ])
-        targets = interaction[TARGET_LIST_FIELD]
+        width = int(interaction[self.ITEM_SEQ_LEN].max())  # right padding past it is cut
+        states = self.forward(interaction[self.ITEM_SEQ][:, :width])
+        targets = interaction[TARGET_LIST_FIELD][:, :width]
         mask = targets > 0
         states, targets = states[mask], targets[mask]  # [P, d], [P]
         if self.n_candidates is None:  # padding (item 0) is never a candidate
@@ -195,8 +207,26 @@ class HUGT(SequentialRecommender):
         return F.cross_entropy(logits, torch.zeros_like(targets))
 
     def _last_states(self, interaction) -> torch.Tensor:
-        states = self.forward(interaction[self.ITEM_SEQ])
-        return self.gather_indexes(states, interaction[self.ITEM_SEQ_LEN] - 1)
+        """``[B, d]``: each row's state after its prefix, one causal pass per window.
+
+        Rows that read the same window (the same user's items from the same stream position,
+        ``target_position - length``, as the steps of ``eval_protocol: hugt``) are prefixes of
+        the longest of them: the model is causal, so that row's pass gives every one of their
+        states, exactly. Other rows (no ``target_position``, or a window of their own) get a
+        pass each, all in one batch cut to the longest prefix.
+        """
+        items, lengths = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
+        window = torch.arange(len(lengths), device=lengths.device)  # a pass per row
+        longest, reader = lengths, window
+        if TARGET_POSITION_FIELD in interaction:
+            starts = interaction[TARGET_POSITION_FIELD] - lengths
+            first, window = torch.unique(starts, return_inverse=True)  # [B] window of each row
+            longest = lengths.new_zeros(len(first)).scatter_reduce(0, window, lengths, "amax")
+            row = torch.arange(len(lengths), device=lengths.device)
+            is_longest = lengths == longest[window]  # one such row per window is its pass
+            reader = torch.empty_like(longest).scatter_(0, window[is_longest], row[is_longest])
+        states = self.forward(items[reader, : int(longest.max())])
+        return states[window, lengths - 1]
 
     def predict(self, interaction) -> torch.Tensor:
         """``[B]`` scores of the rows' items."""

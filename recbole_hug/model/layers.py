@@ -9,11 +9,26 @@ self-attention layer (Eq. 1) whose heads are split into two groups (section 4.5)
   the model adds absolute positional embeddings to its input instead;
 - *graph heads*, section 4.4: ``MP`` attends only to collaborative neighbours (Eq. 1 with
   ``N(i)`` the HUG neighbours, plus ``i`` itself); ``SE`` attends causally and adds
-  ``phi(s_ij)``, a learned scalar per head of the clipped shortest-path length (computed once per
-  forward pass by the model and shared by the blocks, as Graphormer's spatial encoding).
+  ``phi(s_ij)``, a learned scalar per head of the clipped shortest-path length (built once per
+  batch by the model and shared by the blocks, as Graphormer's spatial encoding).
 
 The heads' outputs are concatenated and projected (Eq. 4), followed by the point-wise
 feed-forward layer (Eq. 2), each with dropout, a residual connection and layer norm (as SASRec).
+
+How each group is computed (the fused kernel of ``F.scaled_dot_product_attention`` wherever the
+maths allows; the explicit scores ``q_i^T k_j / sqrt(d_h) + bias_ij`` are the reference in
+``tests/model/reference.py``, and ``tests/model/test_fused_attention.py`` checks that both agree):
+
+- sequence heads: ``psi`` is folded into the queries and keys, ``q'_i = [q_i, p_i U]`` and
+  ``k'_j = [k_j, p_j W]``, so that ``q'_i^T k'_j / sqrt(d_h)`` is Eq. 1's score plus ``psi``; the
+  values are zero-padded to the same width (the fused kernel wants equal widths) and the padding
+  is cut from the output. The causal mask is the kernel's own (``is_causal``): no bias tensor.
+- MP heads: the ``[B, 1, L, L]`` boolean mask of collaborative neighbours, broadcast over heads.
+- SE heads: the ``[B, H_graph, L, L]`` float bias ``phi(s_ij)`` (``-inf`` after ``i``), which
+  carries a gradient to ``phi`` in training.
+
+Attention dropout (``attn_dropout``) has no fused CPU kernel: with it, training takes PyTorch's
+unfused path (same results, slower; the model logs this once).
 """
 
 from __future__ import annotations
@@ -29,14 +44,24 @@ ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
 
 def head_split(config) -> list[tuple[int, int]]:
     """``(sequence heads, graph heads)`` of each block, by the options ``n_heads``,
-    ``n_graph_heads``, ``n_layers`` and ``fusion`` (concurrent: every block split alike;
-    graph_then_sequence / sequence_then_graph: ``n_layers`` blocks of one kind, then the other)."""
+    ``n_graph_heads``, ``n_layers``, ``fusion`` and ``fusion_depth``.
+
+    ``concurrent``: every block split alike. ``graph_then_sequence`` / ``sequence_then_graph``:
+    blocks of one kind, then the other; ``fusion_depth: stacked`` (the default) gives ``n_layers``
+    blocks of each kind (``2 * n_layers`` in all), ``fusion_depth: matched`` the same total depth
+    as concurrent (``n_layers``: the first ``ceil(n_layers / 2)`` of the first kind).
+    """
     n_heads, n_layers = config["n_heads"], config["n_layers"]
-    if config["fusion"] == "graph_then_sequence":
-        return [(0, n_heads)] * n_layers + [(n_heads, 0)] * n_layers
+    graph, sequence = (0, n_heads), (n_heads, 0)
+    if config["fusion"] == "concurrent":
+        return [(n_heads - config["n_graph_heads"], config["n_graph_heads"])] * n_layers
+    first, second = graph, sequence
     if config["fusion"] == "sequence_then_graph":
-        return [(n_heads, 0)] * n_layers + [(0, n_heads)] * n_layers
-    return [(n_heads - config["n_graph_heads"], config["n_graph_heads"])] * n_layers
+        first, second = sequence, graph
+    if config["fusion_depth"] == "matched":
+        n_first = -(-n_layers // 2)
+        return [first] * n_first + [second] * (n_layers - n_first)
+    return [first] * n_layers + [second] * n_layers
 
 
 class HUGAttention(nn.Module):
@@ -68,62 +93,49 @@ class HUGAttention(nn.Module):
         self.out = nn.Linear(self.n_heads * head_size, hidden_size)  # W_o of Eq. 4
         self.attn_dropout = attn_dropout
         seq_width = n_seq_heads * self.head_size
-        self.psi = (
+        self.psi = (  # U and W of section 4.3, one pair per sequence head
             nn.Linear(hidden_size, 2 * seq_width, bias=False)
             if relative_positions and n_seq_heads
             else None
         )
 
-    def _position_scores(self, positions: torch.Tensor) -> torch.Tensor:
-        """``[L, d]`` position embeddings -> ``[H_seq, L, L]`` scores ``psi(p_i, p_j)``."""
-        length = positions.shape[0]
-        left, right = self.psi(positions).view(length, 2, self.n_seq, self.head_size).unbind(1)
-        return torch.einsum("ihd,jhd->hij", left, right) / math.sqrt(self.head_size)
-
-    def attention_bias(
-        self,
-        causal_bias: torch.Tensor,
-        positions: torch.Tensor | None,
-        graph: torch.Tensor | None,
-        batch: int,
+    def _sequence_heads(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, positions: torch.Tensor | None
     ) -> torch.Tensor:
-        """What each head adds to ``q_i^T k_j / sqrt(d_h)``: ``[B, H, L, L]``, ``-inf`` = masked.
-
-        Sequence heads (first): the causal mask, plus ``psi(p_i, p_j)``. Graph heads (last): MP
-        (a boolean ``graph``), 0 on allowed pairs and ``-inf`` elsewhere; SE, ``graph`` itself.
-        Arguments as in :meth:`forward`.
-        """
-        length = causal_bias.shape[0]
-        biases = []
-        if self.n_seq:
-            seq_bias = causal_bias.expand(self.n_seq, length, length)
-            if self.psi is not None:
-                seq_bias = seq_bias + self._position_scores(positions)
-            biases.append(seq_bias.unsqueeze(0).expand(batch, -1, -1, -1))
-        if self.n_graph:
-            if graph.dtype == torch.bool:  # MP: only collaborative neighbours (and i itself)
-                allowed = torch.zeros(graph.shape, dtype=causal_bias.dtype, device=graph.device)
-                allowed = allowed.masked_fill(~graph, float("-inf")).unsqueeze(1)
-                biases.append(allowed.expand(-1, self.n_graph, -1, -1))
-            else:  # SE: the causal mask plus phi(s_ij), [B, H_graph, L, L]
-                biases.append(graph)
-        return torch.cat(biases, dim=1) if len(biases) > 1 else biases[0]
+        """Causal attention of ``[B, H_seq, L, d_h]`` heads, plus ``psi`` folded into q and k."""
+        dropout = self.attn_dropout if self.training else 0.0
+        if self.psi is None:
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
+        batch, _, length, width = q.shape
+        # p_i U and p_j W: [L, 2, H_seq, d_h] -> two [B, H_seq, L, d_h]
+        left, right = (
+            self.psi(positions)
+            .to(q.dtype)
+            .view(length, 2, self.n_seq, width)
+            .permute(1, 2, 0, 3)
+            .unsqueeze(1)
+            .expand(-1, batch, -1, -1, -1)
+        )
+        context = F.scaled_dot_product_attention(
+            torch.cat([q, left], dim=-1),
+            torch.cat([k, right], dim=-1),
+            F.pad(v, (0, width)),
+            dropout_p=dropout,
+            is_causal=True,
+            scale=1.0 / math.sqrt(width),
+        )
+        return context[..., :width]
 
     def forward(
-        self,
-        x: torch.Tensor,
-        causal_bias: torch.Tensor,
-        positions: torch.Tensor | None,
-        graph: torch.Tensor | None,
+        self, x: torch.Tensor, positions: torch.Tensor | None, graph: torch.Tensor | None
     ) -> torch.Tensor:
         """Attend.
 
         Args:
             x: ``[B, L, d]`` inputs.
-            causal_bias: ``[L, L]`` float, 0 where ``j <= i``, ``-inf`` elsewhere.
             positions: ``[L, d]`` position embeddings (relative encoding), or None.
-            graph: graph heads' input: ``[B, L, L]`` bool allowed pairs (MP), or the
-                ``[B, H_graph, L, L]`` float bias ``phi(s_ij)`` plus the causal mask (SE); None
+            graph: graph heads' input: the ``[B, 1, L, L]`` bool allowed pairs (MP), or the
+                ``[B, H_graph, L, L]`` float bias ``phi(s_ij)``, ``-inf`` after ``i`` (SE); None
                 without graph heads.
 
         Returns:
@@ -133,11 +145,24 @@ class HUGAttention(nn.Module):
         q, k, v = (
             self.qkv(x).view(batch, length, 3, self.n_heads, self.head_size).permute(2, 0, 3, 1, 4)
         )  # each [B, H, L, d_h]
-        bias = self.attention_bias(causal_bias, positions, graph, batch).to(q.dtype)
-        context = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias, dropout_p=self.attn_dropout if self.training else 0.0
-        )  # [B, H, L, d_h]
-        return self.out(context.transpose(1, 2).reshape(batch, length, -1))
+        contexts = []
+        if self.n_seq:
+            n = self.n_seq
+            contexts.append(self._sequence_heads(q[:, :n], k[:, :n], v[:, :n], positions))
+        if self.n_graph:
+            n = self.n_seq
+            mask = graph if graph.dtype == torch.bool else graph.to(q.dtype)
+            contexts.append(
+                F.scaled_dot_product_attention(
+                    q[:, n:],
+                    k[:, n:],
+                    v[:, n:],
+                    attn_mask=mask,
+                    dropout_p=self.attn_dropout if self.training else 0.0,
+                )
+            )
+        context = torch.cat(contexts, dim=1) if len(contexts) > 1 else contexts[0]
+        return self.out(context.transpose(1, 2).reshape(batch, length, -1))  # Eq. 4
 
 
 class HUGBlock(nn.Module):
@@ -167,12 +192,8 @@ class HUGBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(
-        self,
-        x: torch.Tensor,
-        causal_bias: torch.Tensor,
-        positions: torch.Tensor | None,
-        graph: torch.Tensor | None,
+        self, x: torch.Tensor, positions: torch.Tensor | None, graph: torch.Tensor | None
     ) -> torch.Tensor:
         """``[B, L, d]`` -> ``[B, L, d]``; see :meth:`HUGAttention.forward`."""
-        x = self.attention_norm(x + self.dropout(self.attention(x, causal_bias, positions, graph)))
+        x = self.attention_norm(x + self.dropout(self.attention(x, positions, graph)))
         return self.feed_forward_norm(x + self.dropout(self.feed_forward(x)))

@@ -80,8 +80,7 @@ def test_se_bias_is_phi_of_the_causal_path_lengths_by_hand(prepared) -> None:
     model.svd_item_embeddings = embeddings
     with torch.no_grad():  # one graph head: phi(0), phi(1), phi(2)
         model.spatial_encoding.weight.copy_(torch.tensor([[10.0, 10], [20, 20], [30, 30]]))
-    causal = torch.full((3, 3), float("-inf")).triu(1)
-    bias = model.graph_inputs(torch.tensor([[1, 2, 3]]), causal)
+    bias = model.graph_inputs(torch.tensor([[1, 2, 3]]))
     # edges (k = 1): position 1 -> 0, position 2 -> 0 (item 3 is closest to item 1), so
     # s = [[0, -, -], [1, 0, -], [1, 2, 0]] (2 -> 1 goes through 0)
     inf = float("-inf")

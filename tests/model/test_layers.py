@@ -1,39 +1,70 @@
-"""The split of heads: what each head adds to the attention scores, on a hand-made 3-item graph."""
+"""The split of heads on a hand-made 3-item input: which positions each kind of head averages."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from recbole_hug.model.layers import HUGAttention
+from recbole_hug.model.layers import HUGAttention, head_split
 
-INF = float("-inf")
-CAUSAL = torch.full((3, 3), INF).triu(1)
-
-
-def _attention(n_seq: int, n_graph: int) -> HUGAttention:
-    return HUGAttention(8, 4, n_seq, n_graph, relative_positions=False, attn_dropout=0.0)
+X = torch.eye(3, 4).unsqueeze(0)  # [1, 3, 4]: position i holds the unit vector e_i
 
 
-def test_sequence_heads_are_causal_and_mp_heads_follow_the_graph() -> None:
+def _averaging(n_seq: int, n_graph: int) -> HUGAttention:
+    """Attention whose queries and keys are 0 (uniform weights over the allowed positions), whose
+    values are the inputs, and whose heads' outputs are summed by W_o."""
+    attention = HUGAttention(4, 4, n_seq, n_graph, relative_positions=False, attn_dropout=0.0)
+    heads = n_seq + n_graph
+    with torch.no_grad():
+        attention.qkv.weight.zero_()
+        attention.qkv.bias.zero_()
+        for head in range(heads):
+            rows = slice(2 * heads * 4 + 4 * head, 2 * heads * 4 + 4 * head + 4)
+            attention.qkv.weight[rows] = torch.eye(4)
+        attention.out.weight.copy_(torch.cat([torch.eye(4)] * heads, dim=1))
+        attention.out.bias.zero_()
+    return attention
+
+
+def test_sequence_heads_average_every_earlier_position() -> None:
+    out = _averaging(1, 0)(X, None, None)[0]
+    expected = torch.tensor([[1.0, 0, 0, 0], [0.5, 0.5, 0, 0], [1 / 3, 1 / 3, 1 / 3, 0]])
+    torch.testing.assert_close(out, expected)
+
+
+def test_mp_heads_average_their_collaborative_neighbours_only() -> None:
     allowed = torch.tensor([[[True, False, False], [False, True, False], [True, False, True]]])
-    bias = _attention(1, 2).attention_bias(CAUSAL, None, allowed, batch=1)
-    assert bias.shape == (1, 3, 3, 3)
-    assert torch.equal(bias[0, 0], CAUSAL)
-    expected = torch.tensor([[0.0, INF, INF], [INF, 0.0, INF], [0.0, INF, 0.0]])
-    assert torch.equal(bias[0, 1], expected) and torch.equal(bias[0, 2], expected)
+    out = _averaging(0, 1)(X, None, allowed.unsqueeze(1))[0]
+    expected = torch.tensor([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0.5, 0, 0.5, 0]])
+    torch.testing.assert_close(out, expected)
 
 
-def test_se_heads_take_the_models_spatial_bias_as_it_is() -> None:
-    se_bias = torch.tensor([[[[10.0, INF, INF], [20.0, 10.0, INF], [30.0, 20.0, 10.0]]]])
-    bias = _attention(0, 1).attention_bias(CAUSAL, None, se_bias, batch=1)
-    assert torch.equal(bias, se_bias)
+def test_se_heads_weight_positions_by_their_bias() -> None:
+    inf = float("-inf")
+    bias = torch.tensor(
+        [[[[0.0, inf, inf], [0.0, 0.0, inf], [0.0, torch.log(torch.tensor(2.0)), 0.0]]]]
+    )
+    out = _averaging(0, 1)(X, None, bias)[0]
+    torch.testing.assert_close(out[2], torch.tensor([0.25, 0.5, 0.25, 0]))
 
 
-def test_relative_scores_are_added_to_sequence_heads_only() -> None:
-    attention = HUGAttention(8, 4, 1, 1, relative_positions=True, attn_dropout=0.0)
-    positions = torch.randn(3, 8)
-    se_bias = (CAUSAL + 5.0).expand(1, 1, 3, 3)
-    bias = attention.attention_bias(CAUSAL, positions, se_bias, batch=1)
-    psi = attention._position_scores(positions)[0]
-    assert torch.allclose(bias[0, 0], CAUSAL + psi)
-    assert torch.equal(bias[0, 1], CAUSAL + 5.0)
+def test_a_split_block_concatenates_sequence_then_graph_heads() -> None:
+    allowed = torch.eye(3, dtype=torch.bool).view(1, 1, 3, 3)  # MP: only itself
+    out = _averaging(1, 1)(X, None, allowed)[0]
+    sequence = torch.tensor([[1.0, 0, 0, 0], [0.5, 0.5, 0, 0], [1 / 3, 1 / 3, 1 / 3, 0]])
+    torch.testing.assert_close(out, sequence + X[0])
+
+
+@pytest.mark.parametrize(
+    ("fusion", "depth", "expected"),
+    [
+        ("concurrent", "stacked", [(3, 1)] * 3),
+        ("graph_then_sequence", "stacked", [(0, 4)] * 3 + [(4, 0)] * 3),
+        ("sequence_then_graph", "stacked", [(4, 0)] * 3 + [(0, 4)] * 3),
+        ("graph_then_sequence", "matched", [(0, 4), (0, 4), (4, 0)]),
+        ("sequence_then_graph", "matched", [(4, 0), (4, 0), (0, 4)]),
+    ],
+)
+def test_head_split_by_fusion_and_depth(fusion: str, depth: str, expected: list) -> None:
+    config = {"n_heads": 4, "n_graph_heads": 1, "n_layers": 3, "fusion": fusion}
+    assert head_split({**config, "fusion_depth": depth}) == expected
