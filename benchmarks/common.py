@@ -9,10 +9,10 @@ from collections.abc import Callable
 from datetime import date
 
 import torch
-from recbole.data import data_preparation
 from recbole.utils import get_trainer, init_seed
 
 from recbole_hug.config import Config
+from recbole_hug.data.dataloader import data_preparation
 from recbole_hug.data.utils import create_dataset
 from recbole_hug.utils import get_model
 

@@ -20,12 +20,12 @@ from typing import Any
 import torch
 import torch.distributed as dist
 import yaml
-from recbole.data import data_preparation
 from recbole.data.transform import construct_transform
 from recbole.utils import get_environment, get_flops, init_logger, init_seed, set_color
 
 from recbole_hug.compat import restore_legacy_numpy_names, trusted_checkpoints
 from recbole_hug.config import Config
+from recbole_hug.data.dataloader import data_preparation
 from recbole_hug.data.utils import create_dataset
 from recbole_hug.errors import HugError
 from recbole_hug.trainer import config_dict_from_options

@@ -134,6 +134,7 @@ class HUGTDataset(ProtocolDataset):
         is_target[self.inter_feat[TARGET_POSITION_FIELD].numpy()] = True
         windows = training_windows(self._stream_users, is_target, width)
         self._train_positions = windows.positions()
+        self.bucket_lengths = windows.length  # batches of similar lengths (data.dataloader)
         self.set_field_property(
             TARGET_LIST_FIELD, FeatureType.TOKEN_SEQ, FeatureSource.INTERACTION, width
         )

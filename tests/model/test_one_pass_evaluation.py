@@ -7,8 +7,6 @@ evaluation are those of scoring each step from its own forward pass.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
