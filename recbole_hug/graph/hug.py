@@ -242,6 +242,18 @@ def knn_predecessor_edges(item_seq: torch.Tensor, item_emb: torch.Tensor, k: int
     return valid & (above | (tie & (ties_from_right <= slots)))
 
 
+def _reachability_dtype(device: torch.device, seq_len: int) -> torch.dtype:
+    """The matrix-product dtype of the BFS: only ``> 0`` of sums of 0/1 terms is read, which no
+    rounding changes (a positive sum never rounds to 0), so the fastest exact-enough type: half
+    precision on GPU (``L <= 2048``), bfloat16 on a CPU with bfloat16 matrix units (AMX /
+    AVX512-BF16, through oneDNN), else float32."""
+    if device.type == "cuda" and seq_len <= 2048:
+        return torch.float16
+    if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
 def shortest_path_lengths(adj: torch.Tensor, clip: int) -> torch.Tensor:
     """Causal, clipped shortest-path lengths over the collaborative edges (HUGT-SE).
 
@@ -287,8 +299,7 @@ def shortest_path_lengths(adj: torch.Tensor, clip: int) -> torch.Tensor:
     batch, seq_len, _ = adj.shape
     adj = adj.bool()
 
-    # 0/1 sums of at most L terms are exact in half precision for L <= 2048; use it on GPU.
-    dtype = torch.float16 if device.type == "cuda" and seq_len <= 2048 else torch.float32
+    dtype = _reachability_dtype(device, seq_len)
     undirected_bool = adj | adj.transpose(1, 2)  # [B, L, L]
     undirected = undirected_bool.to(dtype)
     lower = torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()  # j <= i

@@ -114,7 +114,9 @@ class HGNNLayer(nn.Module):
         messages: dict[str, list[torch.Tensor]] = {kind: [] for kind in states}
         for name, linear in self.edge_linears.items():
             node, neighbour = EDGE_ENDS[name]
-            mean = torch.sparse.mm(matrices[name], states[neighbour])  # Eq. 4
+            matrix, source = matrices[name], states[neighbour]
+            with torch.autocast(source.device.type, enabled=False):  # sparse: in float32
+                mean = torch.sparse.mm(matrix, source.to(matrix.dtype))  # Eq. 4
             messages[node].append(F.relu(linear(torch.cat([mean, own[node]], dim=-1))))  # Eq. 5
         return {  # Eq. 6-7: mean over the edge types of each node kind
             kind: torch.stack(found).mean(dim=0) if found else own[kind]

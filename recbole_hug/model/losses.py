@@ -22,7 +22,8 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, states, weight, bias, target, excluded):
-        scores = F.linear(states, weight, bias)
+        scores = F.linear(states, weight, bias)  # under autocast: in its dtype (bf16 / fp16)
+        ctx.compute_dtype = scores.dtype
         if scores.dtype not in (torch.float32, torch.float64):  # half precision: sum in float32
             scores = scores.float()
         if excluded is not None:
@@ -35,6 +36,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         softmax.div_(total)
         ctx.save_for_backward(states, weight, target)
         ctx.softmax, ctx.has_bias = softmax, bias is not None
+        ctx.bias_dtype = bias.dtype if bias is not None else None
         return loss.to(states.dtype)
 
     @staticmethod
@@ -47,10 +49,17 @@ class _LinearCrossEntropy(torch.autograd.Function):
         scale = grad_loss.to(grad.dtype) / grad.shape[0]
         grad.mul_(scale)
         grad[torch.arange(len(target), device=target.device), target] -= scale
-        grad = grad.to(states.dtype)
-        grad_states = grad @ weight if ctx.needs_input_grad[0] else None
-        grad_weight = grad.T @ states if ctx.needs_input_grad[1] else None
-        grad_bias = grad.sum(dim=0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        grad_bias = None
+        if ctx.has_bias and ctx.needs_input_grad[2]:  # summed before any rounding
+            grad_bias = grad.sum(dim=0).to(ctx.bias_dtype)
+        # The products in the forward pass's dtype (autocast's), the gradients in the inputs'.
+        dtype = ctx.compute_dtype
+        grad = grad.to(dtype)
+        grad_states = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_states = (grad @ weight.to(dtype)).to(states.dtype)
+        if ctx.needs_input_grad[1]:
+            grad_weight = (grad.T @ states.to(dtype)).to(weight.dtype)
         return grad_states, grad_weight, grad_bias, None, None
 
 
@@ -70,7 +79,9 @@ def linear_cross_entropy(
         bias: ``[C]`` per-class bias, or None.
         excluded: a class that is never a candidate (its score is ``-inf``; e.g. padding 0).
 
-    Differentiable once, in ``states``, ``weight`` and ``bias``.
+    Differentiable once, in ``states``, ``weight`` and ``bias``. Under autocast the products run
+    in autocast's dtype (as ``F.linear`` would), the softmax in float32, and each gradient comes
+    back in its input's dtype.
     """
     if states.dim() != 2 or weight.dim() != 2 or target.shape != states.shape[:1]:
         raise ValueError(

@@ -85,3 +85,26 @@ def test_shapes_are_checked() -> None:
         linear_cross_entropy(torch.zeros(2, 3, 4), torch.zeros(5, 4), torch.zeros(2).long())
     with pytest.raises(ValueError, match=r"\[P\] targets"):
         linear_cross_entropy(torch.zeros(2, 4), torch.zeros(5, 4), torch.zeros(3).long())
+
+
+@pytest.mark.parametrize("states_dtype", [torch.float32, torch.bfloat16])
+def test_under_autocast_it_matches_autocast_cross_entropy(states_dtype: torch.dtype) -> None:
+    """bf16 autocast on CPU (states from a bf16 layer or not, fp32 weights): the gradients come
+    back in each input's dtype and agree with autocast's own ``F.linear`` + cross-entropy."""
+    generator = torch.Generator().manual_seed(0)
+    states = torch.randn(16, 8, generator=generator).to(states_dtype)
+    weight, bias = torch.randn(30, 8, generator=generator), torch.randn(30, generator=generator)
+    target = torch.randint(1, 30, (16,), generator=generator)
+    ours = [x.clone().requires_grad_() for x in (states, weight, bias)]
+    theirs = [x.clone().requires_grad_() for x in (states, weight, bias)]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = linear_cross_entropy(ours[0], ours[1], target, ours[2], excluded=0)
+        scores = F.linear(*theirs).float()
+        expected = F.cross_entropy(scores.masked_fill(torch.arange(30) == 0, -math.inf), target)
+    loss.backward()
+    expected.backward()
+    assert loss.dtype == states_dtype
+    torch.testing.assert_close(loss.float(), expected, rtol=1e-2, atol=1e-2)
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert mine.grad.dtype == mine.dtype
+        torch.testing.assert_close(mine.grad.float(), reference.grad.float(), rtol=2e-2, atol=2e-3)
