@@ -12,8 +12,12 @@ import torch
 from recbole.utils import get_trainer, init_seed
 
 from recbole_hug.config import Config
-from recbole_hug.data.dataloader import data_preparation
 from recbole_hug.data.utils import create_dataset
+
+try:
+    from recbole_hug.data.dataloader import data_preparation
+except ImportError:  # a baseline checkout from before length-bucketed batches (--baseline)
+    from recbole.data import data_preparation
 from recbole_hug.utils import get_model
 
 
@@ -48,6 +52,19 @@ def epoch_seconds(model_name: str, options: dict, max_batches: int | None) -> tu
     seconds = time.perf_counter() - start
     done = min(n_batches, max_batches or n_batches)
     return seconds * n_batches / done, n_batches
+
+
+def valid_seconds(model_name: str, options: dict) -> tuple[float, int]:
+    """Seconds of one validation pass (the trainer's full-ranking evaluation of an untrained
+    model: the same work as after any epoch) and the number of validation rows."""
+    config = Config(model_name, options["dataset"], config_dict=options)
+    init_seed(config["seed"], config["reproducibility"])
+    train, valid, _ = data_preparation(config, create_dataset(config))
+    model = get_model(model_name)(config, train._dataset)
+    trainer = get_trainer(config["MODEL_TYPE"], model_name)(config, model)
+    start = time.perf_counter()
+    trainer.evaluate(valid, load_best_model=False, show_progress=False)
+    return time.perf_counter() - start, len(valid._dataset)
 
 
 def machine() -> str:

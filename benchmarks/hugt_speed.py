@@ -1,28 +1,33 @@
-"""HUGT's speed targets: HUG preparation time, epoch cost against RecBole's SASRec, head cost.
+"""HUGT's speed targets: HUG preparation, epoch and validation time against a baseline, head cost.
 
-    python benchmarks/hugt_speed.py --data_path ../shared/datasets --dataset ml-1m
+    python benchmarks/hugt_speed.py --data_path ../shared/datasets --dataset ml-1m \
+        --baseline ../baseline
 
 Prints one Markdown table per measurement (paste into BENCHMARKS.md with the machine and date):
 
 1. HUG preparation: the HUGT dataset's own steps on the loaded dataset (rows as indices,
    whole-sequence windows, truncated SVD of the training matrix), against RecBole's
    ``data_augmentation`` which SASRec needs.
-2. One training epoch of HUGT (sequence-only, MP, SE) and of RecBole's SASRec with the same
-   hidden size, length and layers. SASRec's epoch is timed over its first ``--sasrec-batches``
-   batches and scaled to its number of batches (said so in the table).
-3. Per-token cost of a graph head against a sequence head: forward + backward of one block with
-   all heads of one kind, the per-batch HUG edges (and SE's shortest paths) included.
+2. One training epoch of HUGT (sequence-only, MP, SE; the paper's ML-1M shape) and one
+   validation pass (``eval_protocol: hugt`` and leave-one-out), for this checkout and, in a
+   subprocess right after, for the checkout at ``--baseline`` (``git worktree add --detach
+   ../baseline COMMIT``): both measured in the same run.
+3. Per-token cost of a graph head against a (fused) sequence head: forward + backward of a
+   2-block encoder with all heads of one kind, the per-batch HUG edges included.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
 
 import numpy as np
 import torch
-from common import epoch_seconds, machine, timed
+from common import epoch_seconds, machine, timed, valid_seconds
 from recbole.data.dataset import Dataset
 
 from recbole_hug.config import Config
@@ -81,49 +86,79 @@ def preparation(options: dict) -> None:
     print(f"| (RecBole's data_augmentation, which SASRec needs) | {augment_s:.3f} |")
 
 
-def epochs(options: dict, sasrec_batches: int) -> None:
-    shape = {
-        "hidden_size": 50,
-        "n_layers": 2,
-        "n_heads": 2,
-        "inner_size": 50,
-        "train_batch_size": 128,
-    }
-    rows = []
-    for label, extra in [
-        ("HUGT, sequence-only (SASRec-Ours)", {"n_graph_heads": 0}),
-        ("HUGT-MP", {"graph_mode": "MP"}),
-        ("HUGT-SE", {"graph_mode": "SE"}),
-    ]:
-        seconds, batches = epoch_seconds(
-            "HUGT", {**options, **shape, "head_size": 25, **extra}, None
-        )
-        rows.append((label, seconds, batches, "measured"))
-    sasrec = {**options, **shape, "hidden_dropout_prob": 0.2, "attn_dropout_prob": 0.2}
-    seconds, batches = epoch_seconds("SASRec", sasrec, sasrec_batches)
-    rows.append(
-        ("RecBole SASRec", seconds, batches, f"first {sasrec_batches} batches, scaled to {batches}")
-    )
+#: The training variants timed, as the HUGT paper's ML-1M setting: hidden 50, 4 heads of 50, 2
+#: layers, batch 128 (HUGT.yaml's defaults).
+EPOCH_VARIANTS = {
+    "HUGT, sequence-only (SASRec-Ours)": {"n_graph_heads": 0},
+    "HUGT-MP": {"graph_mode": "MP"},
+    "HUGT-SE": {"graph_mode": "SE"},
+}
+#: The validation passes timed: the paper's protocol, and RecBole's leave-one-out.
+EVAL_VARIANTS = {
+    "eval_protocol hugt": {"eval_protocol": "hugt", "graph_mode": "MP"},
+    "leave-one-out": {"eval_protocol": "recbole", "graph_mode": "MP"},
+}
+
+
+def measure(options: dict, parts: list[str], attn_dropout: float) -> dict:
+    """Epoch and validation seconds of this checkout's HUGT (``{label: [seconds, count]}``)."""
+    found = {}
+    if "epoch" in parts:
+        for label, extra in EPOCH_VARIANTS.items():
+            run = {**options, **extra, "attn_dropout_prob": attn_dropout}
+            found[label] = epoch_seconds("HUGT", run, None)
+    if "eval" in parts:
+        for label, extra in EVAL_VARIANTS.items():
+            found[label] = valid_seconds("HUGT", {**options, **extra, "eval_batch_size": 1024})
+    return found
+
+
+def _baseline(tree: str, args: argparse.Namespace, parts: list[str]) -> dict:
+    """:func:`measure` on the checkout at ``tree`` (today's implementation), in a subprocess."""
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--emit-json",
+        f"--data_path={args.data_path}",
+        f"--dataset={args.dataset}",
+        f"--max-len={args.max_len}",
+        f"--parts={','.join(parts)}",
+        f"--attn-dropout={args.baseline_attn_dropout}",
+    ]
+    env = {**os.environ, "PYTHONPATH": os.path.abspath(tree)}
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"baseline run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare(options: dict, args: argparse.Namespace, parts: list[str]) -> None:
+    """This checkout's epoch and validation times beside ``--baseline``'s, measured in turn."""
+    ours = measure(options, parts, args.attn_dropout)
+    theirs = _baseline(args.baseline, args, parts) if args.baseline else {}
     print(
-        f"\n### One training epoch, {options['dataset']} (hidden 50, 2 heads of 25, 2 layers, "
-        f"L = {options['MAX_ITEM_LIST_LENGTH']}, batch 128)\n"
+        f"\n### HUGT on {options['dataset']} (L = {args.max_len}, hidden 50, 4 heads of 50, "
+        f"2 layers, batch 128): this checkout (attn_dropout_prob {args.attn_dropout}) against "
+        f"{args.baseline or 'no baseline'} (attn_dropout_prob {args.baseline_attn_dropout})\n"
     )
-    print("| model | batches | seconds per epoch | how | SASRec / this |\n|---|---|---|---|---|")
-    for label, seconds, batches, how in rows:
-        print(f"| {label} | {batches:,} | {seconds:.1f} | {how} | {rows[-1][1] / seconds:.1f}x |")
+    print("| what | batches / rows | seconds, this | seconds, baseline | speed-up |")
+    print("|---|---|---|---|---|")
+    for label, (seconds, count) in ours.items():
+        base = theirs.get(label, [float("nan")])[0]
+        print(f"| {label} | {count:,} | {seconds:.1f} | {base:.1f} | {base / seconds:.2f}x |")
 
 
 def head_cost(batch: int, length: int, n_items: int, repeat: int, n_layers: int = 2) -> None:
-    """An encoder of ``n_layers`` blocks whose 4 heads are all of one kind, as HUGT runs it:
-    the HUG edges (and SE's path lengths and ``phi`` bias) once per batch, shared by the blocks."""
+    """An encoder of ``n_layers`` blocks whose 4 heads (of 50, hidden 50) are all of one kind,
+    as HUGT runs it: the HUG edges (and SE's path lengths and ``phi`` bias) once per batch."""
     torch.manual_seed(0)
-    hidden, heads, head_size, clip = 64, 4, 16, 5
+    hidden, heads, head_size, clip = 50, 4, 50, 5
     items = torch.randint(1, n_items, (batch, length))
-    embeddings = torch.nn.functional.normalize(torch.randn(n_items, 32), dim=1)
+    embeddings = torch.nn.functional.normalize(torch.randn(n_items, 64), dim=1)
     x = torch.randn(batch, length, hidden, requires_grad=True)
-    causal = torch.full((length, length), float("-inf")).triu(1)
     positions = torch.randn(length, hidden)
-    phi = torch.nn.Embedding(clip + 1, heads)
+    phi = torch.nn.Parameter(torch.randn(heads, clip + 1))
+    later = torch.ones(length, length, dtype=torch.bool).triu(1)
 
     def run(n_graph: int, mode: str) -> float:
         blocks = [
@@ -143,13 +178,15 @@ def head_cost(batch: int, length: int, n_items: int, repeat: int, n_layers: int 
             if n_graph:
                 with torch.no_grad():
                     edges = knn_predecessor_edges(items, embeddings, 10)
-                    graph = graph_attention_mask(edges) if mode == "MP" else None
-                    lengths = None if mode == "MP" else shortest_path_lengths(edges, clip)
+                    if mode == "MP":
+                        graph = graph_attention_mask(edges).unsqueeze(1)
+                    else:
+                        lengths = shortest_path_lengths(edges, clip)
                 if mode == "SE":
-                    graph = phi(lengths).permute(0, 3, 1, 2) + causal
+                    graph = phi[:, lengths].transpose(0, 1).masked_fill(later, float("-inf"))
             state = x
             for block in blocks:
-                state = block(state, causal, positions, graph)
+                state = block(state, positions, graph)
             state.sum().backward()
 
         return timed(step, repeat)[0]
@@ -157,10 +194,10 @@ def head_cost(batch: int, length: int, n_items: int, repeat: int, n_layers: int 
     sequence = run(0, "MP")
     print(
         f"\n### Cost per token of a head (B = {batch}, L = {length}, {n_layers} blocks of 4 heads "
-        f"of 16, forward + backward, HUG edges per batch included; best of {repeat})\n"
+        f"of 50, forward + backward, HUG edges per batch included; best of {repeat})\n"
     )
     print("| heads | ms per batch | / sequence heads |\n|---|---|---|")
-    print(f"| 4 sequence heads | {1000 * sequence:.1f} | 1.00 |")
+    print(f"| 4 sequence heads (fused, psi folded into q/k) | {1000 * sequence:.1f} | 1.00 |")
     for mode in ("MP", "SE"):
         seconds = run(heads, mode)
         print(f"| 4 graph heads, {mode} | {1000 * seconds:.1f} | {seconds / sequence:.2f} |")
@@ -171,11 +208,15 @@ def main() -> None:
     parser.add_argument("--data_path", default="../shared/datasets")
     parser.add_argument("--dataset", default="ml-1m")
     parser.add_argument("--max-len", type=int, default=200)
-    parser.add_argument("--sasrec-batches", type=int, default=20)
-    parser.add_argument("--parts", default="prepare,epoch,heads")
+    parser.add_argument("--parts", default="prepare,epoch,eval,heads")
+    parser.add_argument("--attn-dropout", type=float, default=0.0)
+    parser.add_argument("--baseline", help="a checkout of today's implementation, timed in turn")
+    parser.add_argument("--baseline-attn-dropout", type=float, default=0.2)
+    parser.add_argument("--emit-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(machine())
-    data_path = os.path.abspath(args.data_path)
+    args.data_path = data_path = os.path.abspath(args.data_path)
+    if args.baseline:
+        args.baseline = os.path.abspath(args.baseline)
     os.chdir(tempfile.mkdtemp(prefix="hugt-bench-"))  # RecBole's log/ and saved/
     options = {
         "data_path": data_path,
@@ -185,10 +226,14 @@ def main() -> None:
         "state": "WARNING",
     }
     parts = args.parts.split(",")
+    if args.emit_json:
+        print(json.dumps(measure(options, parts, args.attn_dropout)))
+        return
+    print(machine())
     if "prepare" in parts:
         preparation(options)
-    if "epoch" in parts:
-        epochs(options, args.sasrec_batches)
+    if "epoch" in parts or "eval" in parts:
+        compare(options, args, [part for part in parts if part in ("epoch", "eval")])
     if "heads" in parts:
         head_cost(batch=128, length=args.max_len, n_items=3500, repeat=3)
 

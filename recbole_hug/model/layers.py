@@ -99,6 +99,17 @@ class HUGAttention(nn.Module):
             else None
         )
 
+    def _project(self, x: torch.Tensor, heads: slice) -> tuple[torch.Tensor, ...]:
+        """Queries, keys and values of ``heads``: three ``[B, h, L, d_h]``. Each group of heads
+        is projected by its own rows of ``qkv`` (slicing the weight, not the activations, keeps
+        the backward pass free of full-size zero-filled gradients)."""
+        batch, length, hidden = x.shape
+        weight = self.qkv.weight.view(3, self.n_heads, self.head_size, hidden)[:, heads]
+        bias = self.qkv.bias.view(3, self.n_heads, self.head_size)[:, heads]
+        n = weight.shape[1]
+        projected = F.linear(x, weight.reshape(-1, hidden), bias.reshape(-1))
+        return projected.view(batch, length, 3, n, self.head_size).permute(2, 0, 3, 1, 4)
+
     def _sequence_heads(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, positions: torch.Tensor | None
     ) -> torch.Tensor:
@@ -141,27 +152,19 @@ class HUGAttention(nn.Module):
         Returns:
             ``[B, L, d]``.
         """
-        batch, length, _ = x.shape
-        q, k, v = (
-            self.qkv(x).view(batch, length, 3, self.n_heads, self.head_size).permute(2, 0, 3, 1, 4)
-        )  # each [B, H, L, d_h]
         contexts = []
         if self.n_seq:
-            n = self.n_seq
-            contexts.append(self._sequence_heads(q[:, :n], k[:, :n], v[:, :n], positions))
+            q, k, v = self._project(x, slice(0, self.n_seq))
+            contexts.append(self._sequence_heads(q, k, v, positions))
         if self.n_graph:
-            n = self.n_seq
+            q, k, v = self._project(x, slice(self.n_seq, self.n_heads))
             mask = graph if graph.dtype == torch.bool else graph.to(q.dtype)
+            dropout = self.attn_dropout if self.training else 0.0
             contexts.append(
-                F.scaled_dot_product_attention(
-                    q[:, n:],
-                    k[:, n:],
-                    v[:, n:],
-                    attn_mask=mask,
-                    dropout_p=self.attn_dropout if self.training else 0.0,
-                )
+                F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
             )
         context = torch.cat(contexts, dim=1) if len(contexts) > 1 else contexts[0]
+        batch, length, _ = x.shape
         return self.out(context.transpose(1, 2).reshape(batch, length, -1))  # Eq. 4
 
 
