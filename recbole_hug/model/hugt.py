@@ -159,10 +159,9 @@ class HUGT(SequentialRecommender):
         phi = self.spatial_encoding.weight.T  # [H_graph, S + 1]
         return phi[:, lengths].transpose(0, 1).masked_fill(later, float("-inf"))
 
-    def forward(
-        self, item_seq: torch.Tensor, item_seq_len: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """``[B, L]`` items (0 = padding, on the right) -> ``[B, L, d]``, a state per position."""
+    def forward(self, item_seq: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """``[B, L]`` items (0 = padding, on the right) -> ``[B, L, d]``, a state per position;
+        with ``rows`` (``[B]`` positions), ``[B, 1, d]``: the last block computes those alone."""
         if self.training and self.attn_dropout and not self._logged_unfused:
             self.logger.info(
                 "HUGT: attn_dropout_prob > 0 has no fused attention kernel on this device; "
@@ -177,9 +176,9 @@ class HUGT(SequentialRecommender):
         x = self.embedding_dropout(self.embedding_norm(x))
         graph = self.graph_inputs(item_seq)
         relative = positions if self.relative else None
-        for block in self.blocks:
+        for block in self.blocks[:-1]:
             x = block(x, relative, graph)
-        return x
+        return self.blocks[-1](x, relative, graph, rows)
 
     def scores(self, states: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
         """Eq. 5: ``[..., d]`` states -> ``[..., n_items]`` scores (``[..., C]`` for ``items``)."""
@@ -212,21 +211,29 @@ class HUGT(SequentialRecommender):
         Rows that read the same window (the same user's items from the same stream position,
         ``target_position - length``, as the steps of ``eval_protocol: hugt``) are prefixes of
         the longest of them: the model is causal, so that row's pass gives every one of their
-        states, exactly. Other rows (no ``target_position``, or a window of their own) get a
-        pass each, all in one batch cut to the longest prefix.
+        states, exactly. A pass that serves one row (no ``target_position``, or a window of its
+        own) computes its last block at that row's position alone.
         """
         items, lengths = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
-        window = torch.arange(len(lengths), device=lengths.device)  # a pass per row
-        longest, reader = lengths, window
+        row = torch.arange(len(lengths), device=lengths.device)
+        window, longest, reader = row, lengths, row  # a pass per row
         if TARGET_POSITION_FIELD in interaction:
             starts = interaction[TARGET_POSITION_FIELD] - lengths
             first, window = torch.unique(starts, return_inverse=True)  # [B] window of each row
             longest = lengths.new_zeros(len(first)).scatter_reduce(0, window, lengths, "amax")
-            row = torch.arange(len(lengths), device=lengths.device)
             is_longest = lengths == longest[window]  # one such row per window is its pass
             reader = torch.empty_like(longest).scatter_(0, window[is_longest], row[is_longest])
-        states = self.forward(items[reader, : int(longest.max())])
-        return states[window, lengths - 1]
+        alone = torch.bincount(window)[window] == 1  # [B] rows whose pass serves them alone
+        states = torch.empty(len(lengths), self.item_embedding.embedding_dim, device=items.device)
+        if alone.any():
+            passes = items[reader[window[alone]]]
+            last = lengths[alone] - 1
+            states[alone] = self.forward(passes[:, : int(last.max()) + 1], last)[:, 0].float()
+        if not alone.all():
+            shared, pass_of = torch.unique(window[~alone], return_inverse=True)
+            passes = items[reader[shared], : int(longest[shared].max())]
+            states[~alone] = self.forward(passes)[pass_of, lengths[~alone] - 1].float()
+        return states
 
     def predict(self, interaction) -> torch.Tensor:
         """``[B]`` scores of the rows' items."""

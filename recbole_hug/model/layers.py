@@ -99,24 +99,72 @@ class HUGAttention(nn.Module):
             else None
         )
 
-    def _project(self, x: torch.Tensor, heads: slice) -> tuple[torch.Tensor, ...]:
-        """Queries, keys and values of ``heads``: three ``[B, h, L, d_h]``. Each group of heads
-        is projected by its own rows of ``qkv`` (slicing the weight, not the activations, keeps
-        the backward pass free of full-size zero-filled gradients)."""
+    def _project(
+        self, x: torch.Tensor, heads: slice, rows: torch.Tensor | None
+    ) -> tuple[torch.Tensor, ...]:
+        """Queries, keys and values of ``heads``: ``[B, h, L_q, d_h]`` (``L_q`` 1 with
+        ``rows``, else ``L``) and two ``[B, h, L, d_h]``. Each group of heads is projected by
+        its own rows of ``qkv`` (slicing the weight, not the activations, keeps the backward
+        pass free of full-size zero-filled gradients)."""
         batch, length, hidden = x.shape
         weight = self.qkv.weight.view(3, self.n_heads, self.head_size, hidden)[:, heads]
         bias = self.qkv.bias.view(3, self.n_heads, self.head_size)[:, heads]
         n = weight.shape[1]
         projected = F.linear(x, weight.reshape(-1, hidden), bias.reshape(-1))
-        return projected.view(batch, length, 3, n, self.head_size).permute(2, 0, 3, 1, 4)
+        q, k, v = projected.view(batch, length, 3, n, self.head_size).permute(2, 0, 3, 1, 4)
+        if rows is not None:
+            q = q[torch.arange(batch, device=x.device), :, rows].unsqueeze(2)
+        return q, k, v
+
+    def _graph_heads(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        graph: torch.Tensor,
+        rows: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """MP heads through their boolean mask, SE heads through their float bias."""
+        mask = graph if graph.dtype == torch.bool else graph.to(q.dtype)
+        if rows is not None:
+            mask = mask[torch.arange(len(rows), device=rows.device), :, rows].unsqueeze(2)
+        dropout = self.attn_dropout if self.training else 0.0
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+
+    def position_scores(self, positions: torch.Tensor) -> torch.Tensor:
+        """Section 4.3: ``[L, d]`` position embeddings -> ``[H_seq, L, L]`` ``psi(p_i, p_j)``."""
+        length = positions.shape[0]
+        left, right = self.psi(positions).view(length, 2, self.n_seq, self.head_size).unbind(1)
+        return torch.einsum("ihd,jhd->hij", left, right) / math.sqrt(self.head_size)
 
     def _sequence_heads(
-        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, positions: torch.Tensor | None
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        positions: torch.Tensor | None,
+        rows: torch.Tensor | None,
     ) -> torch.Tensor:
-        """Causal attention of ``[B, H_seq, L, d_h]`` heads, plus ``psi`` folded into q and k."""
+        """Causal attention of ``[B, H_seq, L_q, d_h]`` queries over ``[B, H_seq, L, d_h]``
+        keys, with ``psi``: folded into q and k when it needs a gradient, else a float bias."""
         dropout = self.attn_dropout if self.training else 0.0
-        if self.psi is None:
+        if rows is None and self.psi is None:
             return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
+        if rows is None and torch.is_grad_enabled():
+            return self._folded_sequence_heads(q, k, v, positions, dropout)
+        length = k.shape[2]
+        keys = torch.arange(length, device=k.device)
+        queries = keys.unsqueeze(1) if rows is None else rows.view(-1, 1, 1, 1)
+        bias = torch.zeros((), dtype=q.dtype, device=q.device).masked_fill(
+            keys > queries, float("-inf")
+        )  # [L, L] or [B, 1, 1, L]
+        if self.psi is not None:
+            scores = self.position_scores(positions).to(q.dtype)  # [H_seq, L, L]
+            bias = bias + (scores if rows is None else scores[:, rows].transpose(0, 1)[:, :, None])
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout)
+
+    def _folded_sequence_heads(self, q, k, v, positions, dropout: float) -> torch.Tensor:
+        """``psi`` folded into ``[B, H_seq, L, d_h]`` queries and keys (module docstring)."""
         batch, _, length, width = q.shape
         # p_i U and p_j W: [L, 2, H_seq, d_h] -> two [B, H_seq, L, d_h]
         left, right = (
@@ -138,7 +186,11 @@ class HUGAttention(nn.Module):
         return context[..., :width]
 
     def forward(
-        self, x: torch.Tensor, positions: torch.Tensor | None, graph: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        positions: torch.Tensor | None,
+        graph: torch.Tensor | None,
+        rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Attend.
 
@@ -148,24 +200,22 @@ class HUGAttention(nn.Module):
             graph: graph heads' input: the ``[B, 1, L, L]`` bool allowed pairs (MP), or the
                 ``[B, H_graph, L, L]`` float bias ``phi(s_ij)``, ``-inf`` after ``i`` (SE); None
                 without graph heads.
+            rows: ``[B]`` one position per sequence whose output alone is wanted (the last block
+                of an evaluation), or None for every position.
 
         Returns:
-            ``[B, L, d]``.
+            ``[B, L, d]``, or ``[B, 1, d]`` with ``rows``.
         """
         contexts = []
         if self.n_seq:
-            q, k, v = self._project(x, slice(0, self.n_seq))
-            contexts.append(self._sequence_heads(q, k, v, positions))
+            q, k, v = self._project(x, slice(0, self.n_seq), rows)
+            contexts.append(self._sequence_heads(q, k, v, positions, rows))
         if self.n_graph:
-            q, k, v = self._project(x, slice(self.n_seq, self.n_heads))
-            mask = graph if graph.dtype == torch.bool else graph.to(q.dtype)
-            dropout = self.attn_dropout if self.training else 0.0
-            contexts.append(
-                F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
-            )
+            q, k, v = self._project(x, slice(self.n_seq, None), rows)
+            contexts.append(self._graph_heads(q, k, v, graph, rows))
+        batch = x.shape[0]
         context = torch.cat(contexts, dim=1) if len(contexts) > 1 else contexts[0]
-        batch, length, _ = x.shape
-        return self.out(context.transpose(1, 2).reshape(batch, length, -1))  # Eq. 4
+        return self.out(context.transpose(1, 2).reshape(batch, context.shape[2], -1))  # Eq. 4
 
 
 class HUGBlock(nn.Module):
@@ -195,8 +245,16 @@ class HUGBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(
-        self, x: torch.Tensor, positions: torch.Tensor | None, graph: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        positions: torch.Tensor | None,
+        graph: torch.Tensor | None,
+        rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``[B, L, d]`` -> ``[B, L, d]``; see :meth:`HUGAttention.forward`."""
-        x = self.attention_norm(x + self.dropout(self.attention(x, positions, graph)))
+        """``[B, L, d]`` -> ``[B, L, d]`` (``[B, 1, d]`` with ``rows``); see
+        :meth:`HUGAttention.forward`."""
+        attended = self.attention(x, positions, graph, rows)
+        if rows is not None:
+            x = x[torch.arange(len(rows), device=x.device), rows].unsqueeze(1)
+        x = self.attention_norm(x + self.dropout(attended))
         return self.feed_forward_norm(x + self.dropout(self.feed_forward(x)))

@@ -106,3 +106,31 @@ def test_right_padding_cut_from_a_batch_changes_no_state(prepared) -> None:
     model = HUGT(config, dataset).eval()
     items = _items(dataset.item_num)[1:]  # longest row 5 of 8 positions
     torch.testing.assert_close(model(items)[:, :5], model(items[:, :5]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "variant", CONCURRENT + STAGED, ids=lambda v: "-".join(map(str, v.values()))
+)
+def test_evaluation_paths_match_the_reference(prepared, variant: dict) -> None:
+    """Without gradients (evaluation): ``psi`` as a float bias, and the last block computed at
+    one position per sequence (``rows``), both equal the reference at those positions."""
+    config, dataset = prepared
+    saved = {key: config[key] for key in variant}
+    try:
+        for key, value in variant.items():
+            config[key] = value
+        torch.manual_seed(0)
+        model = HUGT(config, dataset).eval()
+    finally:
+        for key, value in saved.items():
+            config[key] = value
+    items = _items(dataset.item_num)
+    last = torch.tensor([7, 4, 2, 0])
+    with torch.no_grad():
+        reference = reference_forward(model, items)
+        torch.testing.assert_close(model(items), reference, rtol=1e-5, atol=1e-5)
+        for rows in (last, torch.tensor([3, 1, 2, 0])):
+            states = model(items, rows)[:, 0]
+            torch.testing.assert_close(
+                states, reference[torch.arange(4), rows], rtol=1e-5, atol=1e-5
+            )
