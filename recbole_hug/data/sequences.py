@@ -102,8 +102,17 @@ class Windows:
         return gather_rows(np.where(is_target, stream, 0), self.end + 1, self.length, width)
 
     def positions(self) -> np.ndarray:
-        """The stream positions the windows read, inputs and targets (sorted, unique)."""
-        return np.unique(concat_ranges(self.end - self.length, self.length + 1))
+        """The stream positions the windows read, inputs and targets (sorted, unique).
+
+        The union of the ranges ``[end - length, end]``, by a difference array: ``O(N)``
+        (``np.unique`` of the concatenated ranges took 9 s for 3M positions on numpy 2.4).
+        """
+        if not len(self.end):
+            return np.zeros(0, dtype=np.int64)
+        cover = np.zeros(int(self.end.max()) + 2, dtype=np.int64)
+        np.add.at(cover, self.end - self.length, 1)
+        np.add.at(cover, self.end + 1, -1)
+        return np.flatnonzero(np.cumsum(cover[:-1]) > 0)
 
 
 def training_windows(users: np.ndarray, is_target: np.ndarray, width: int) -> Windows:

@@ -96,3 +96,16 @@ def test_windows_predict_every_target_once_from_its_own_past(users, width, data)
         target_position = targets[row, col] - 1
         assert inputs[row, col] - 1 == target_position - 1  # the item just before the target
         assert users[inputs[row, 0] - 1] == users[target_position]  # same user
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 12)), min_size=0, max_size=20),
+)
+def test_window_positions_are_the_union_of_their_ranges(ranges: list[tuple[int, int]]) -> None:
+    from recbole_hug.data.sequences import Windows
+
+    end = np.array([start + length for start, length in ranges], dtype=np.int64)
+    length = np.array([length for _, length in ranges], dtype=np.int64)
+    expected = sorted({p for start, n in ranges for p in range(start, start + n + 1)})
+    assert Windows(end=end, length=length).positions().tolist() == expected
