@@ -317,6 +317,12 @@ class SessionDataset(SequentialDataset):
             lambda sessions: np.full(len(sessions), test_block, dtype=np.int64),
         ]
 
+    @property
+    def training_interactions(self) -> pd.DataFrame:
+        """The interactions of the training sessions that build the global graph (``user``,
+        ``item``, ``session``, in RecBole's ids); available after augmentation."""
+        return self._block_sources[self._validation_block]
+
     def build(self) -> list[SequentialDataset]:
         """``[train, valid, test]`` datasets of the session rows; ``train.global_graph`` and
         ``train.graph_blocks`` set."""
