@@ -266,7 +266,7 @@ class SessionDataset(SequentialDataset):
             }
         )
         self.set_field_property(GRAPH_BLOCK_FIELD, FeatureType.TOKEN, FeatureSource.INTERACTION, 1)
-        block_of = self._plan_blocks(frame[self._in_graph], frame[self._session_part == 1])
+        session_block = self._plan_blocks(frame)
         self.part_rows: list[Interaction] = []
         for index in range(len(PARTS)):
             selected = self._in_training_rows if index == 0 else self._session_part == index
@@ -278,7 +278,7 @@ class SessionDataset(SequentialDataset):
                         self.item_id_list_field: torch.from_numpy(rows.prefix),
                         self.item_list_length_field: torch.from_numpy(rows.prefix_length),
                         self.iid_field: torch.from_numpy(rows.target),
-                        GRAPH_BLOCK_FIELD: torch.from_numpy(block_of[index](rows.session)),
+                        GRAPH_BLOCK_FIELD: torch.from_numpy(session_block[rows.session]),
                     }
                 )
             )
@@ -286,11 +286,14 @@ class SessionDataset(SequentialDataset):
             self._del_col(self.inter_feat, self.time_field)
         self.inter_feat = cat_interactions(self.part_rows)
 
-    def _plan_blocks(self, training: pd.DataFrame, valid: pd.DataFrame) -> list:
-        """Set ``_block_sources`` (the interactions of each graph block, in block order) and
-        return, per part, the function from a row's session id to its block
-        (:mod:`recbole_hug.graph.blocks`; the module docstring gives the blocks)."""
-        sources, train_block = [], lambda sessions: np.zeros(len(sessions), dtype=np.int64)
+    def _plan_blocks(self, frame: pd.DataFrame) -> np.ndarray:
+        """Set ``_block_sources`` (the interactions of each graph block, in block order; the
+        module docstring gives the blocks) and return the block of every session, ``[S]``
+        indexed by session id."""
+        training, part = frame[self._in_graph], self._session_part
+        session = frame["session"].to_numpy()
+        block = np.zeros(int(session.max()) + 1, dtype=np.int64)
+        sources = []
         if self.config["train_graph"] == "cross_fit":
             with _config_errors("graph folds"):
                 fold = session_folds(
@@ -299,23 +302,15 @@ class SessionDataset(SequentialDataset):
                     self.config["graph_folds"],
                 )
             sources = [training[fold != f] for f in range(self.config["graph_folds"])]
-            fold_of = pd.Series(fold, index=training["session"].to_numpy())
-            fold_of = fold_of[~fold_of.index.duplicated()]
-
-            def train_block(sessions: np.ndarray) -> np.ndarray:
-                return fold_of.reindex(sessions).to_numpy().astype(np.int64)
-
+            block[training["session"].to_numpy()] = fold
         sources.append(training)  # validation rows: every training session
-        valid_block = self._validation_block = len(sources) - 1
+        self._validation_block = len(sources) - 1
+        block[session[part == 1]] = self._validation_block
         if self.config["test_graph_with_valid"]:
-            sources.append(pd.concat([training, valid]))
-        test_block = len(sources) - 1
+            sources.append(pd.concat([training, frame[part == 1]]))
+        block[session[part == 2]] = len(sources) - 1
         self._block_sources = sources
-        return [
-            train_block,
-            lambda sessions: np.full(len(sessions), valid_block, dtype=np.int64),
-            lambda sessions: np.full(len(sessions), test_block, dtype=np.int64),
-        ]
+        return block
 
     @property
     def training_interactions(self) -> pd.DataFrame:

@@ -126,6 +126,17 @@ def paper(session_data: Path, tmp_path_factory: pytest.TempPathFactory):
         return build(session_data, train_graph="paper")
 
 
+def test_every_loader_gives_the_model_its_rows_graph_blocks(session_data: Path, workdir) -> None:
+    config = Config("HGGNN", "sess", config_dict={**OPTIONS, "data_path": str(session_data)})
+    loaders = data_preparation(config, create_dataset(config))
+    blocks = []
+    for loader in loaders:
+        batch = next(iter(loader))
+        rows = batch[0] if isinstance(batch, tuple) else batch  # evaluation: (rows, ...)
+        blocks.append(sorted(rows["graph_block"].unique().tolist()))
+    assert blocks == [[0, 1, 2, 3, 4], [5], [6]]  # 5 folds; validation graph; test graph
+
+
 def test_batch_propagation_equals_whole_graph_propagation(session_data: Path, workdir) -> None:
     config, train, _ = build(session_data, n_layers=2)
     torch.manual_seed(0)
