@@ -36,7 +36,8 @@ Ablations (Tables 4-5): ``use_hgnn: False`` (``p = p^(0)``, ``q = q^(0)``), ``us
 (``S_u + q_u``), as the OFFICIAL CODE does; the paper has no such term.
 
 Padding (item 0, user 0): zero embeddings (kept zero by ``padding_idx``), and item 0 is never a
-candidate of the training softmax (RecBole's full-sort evaluation already masks it).
+candidate of the training softmax (the official code scores items 1.. only; RecBole's full-sort
+evaluation masks item 0).
 
 Where the paper is silent we follow the official code: dropout on the node features entering the
 HGNN (not on ``p^(0)`` of Eq. 8 and 19); a node with no neighbour of a type aggregates zeros
