@@ -12,7 +12,8 @@ Leave-own-session-out propagation keeps them apart by **cross-fitting**:
   normalisations, the user-item edges, and the top-S and top-K cuts are recomputed exactly, and
   edges whose count falls to zero are simply not there;
 * validation rows propagate over the graph of all training sessions, test rows over the graph
-  of the training and validation sessions (section 4.2's "training data").
+  of the training and validation sessions (section 4.2's "training data"; option
+  ``test_graph_with_valid``, the dataset's choice: :mod:`recbole_hug.data.session_dataset`).
 
 Why cross-fitting and not an exact per-row graph: removing exactly one session changes the top-S
 and top-K cuts and Eq. 1's normalisations of every item it touches, so each row would need its own
