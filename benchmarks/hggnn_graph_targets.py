@@ -1,7 +1,8 @@
 """How often HG-GNN's global graph already holds a row's target, in training and at test time.
 
     python benchmarks/hggnn_graph_targets.py --data_path ../shared/datasets \
-        --dataset taobao-ub-head lastfm-hetrec2011 [--graph_session_ratio 0.5]
+        --dataset taobao-ub-head lastfm-hetrec2011 [--graph_session_ratio 0.5] \
+        [--train_graph cross_fit]
 
 The global graph (section 4.2) is built from the training sessions, so every training row's
 target is one of its user's ``interact`` neighbours, and its last item's ``out`` neighbours hold it
@@ -9,6 +10,8 @@ whenever that transition is among the item's top S. Valid and test rows have no 
 each part, the share of rows whose target is among the neighbours of the row's last item (per item
 edge type) or of its user, the share whose target is already in the session prefix, and how many
 ``out`` neighbours the last item has (Eq. 4 averages them: one neighbour is the target itself).
+Each row is looked up in the graph it propagates over: its graph block (``graph_blocks``), so
+with ``--train_graph cross_fit`` a training row reads the graph without its own session's fold.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from common import machine
 
 from recbole_hug.config import Config
 from recbole_hug.data.utils import create_dataset
+from recbole_hug.graph.blocks import GRAPH_BLOCK_FIELD
 
 PARTS = ("train", "valid", "test")
 
@@ -44,6 +48,7 @@ def main() -> None:
     parser.add_argument("--data_path", default="../shared/datasets")
     parser.add_argument("--dataset", nargs="+", default=["taobao-ub-head"])
     parser.add_argument("--graph_session_ratio", type=float, default=0.0)
+    parser.add_argument("--train_graph", default="paper", choices=["paper", "cross_fit"])
     args = parser.parse_args()
     print(machine())
     data_path = os.path.abspath(args.data_path)
@@ -54,15 +59,16 @@ def main() -> None:
             "show_progress": False,
             "state": "WARNING",
             "graph_session_ratio": args.graph_session_ratio,
+            "train_graph": args.train_graph,
         }
         dataset = create_dataset(Config("HGGNN", name, config_dict=options))
         parts = dataset.build()
-        graph = parts[0].global_graph
+        graph = parts[0].graph_blocks  # node b * n + v: node v in the graph of block b
         # in/out: the last item's neighbours of that type; interact: the user's items.
         checks = {kind: neighbours(graph, kind) for kind in ("out", "in", "similar", "interact")}
         print(
-            f"\n### {name}, graph_session_ratio {args.graph_session_ratio:g}: share of rows "
-            "whose target is already a graph neighbour\n"
+            f"\n### {name}, graph_session_ratio {args.graph_session_ratio:g}, train_graph "
+            f"{args.train_graph}: share of rows whose target is already a graph neighbour\n"
         )
         print(
             "| part | rows | last item `out` | last item `in` | last item `similar` "
@@ -72,17 +78,18 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|---|---|---|")
         for part, data in zip(PARTS, parts, strict=True):
             rows = data.inter_feat
-            users = rows[dataset.uid_field].numpy()
+            block = rows[GRAPH_BLOCK_FIELD].numpy()
+            users = rows[dataset.uid_field].numpy() + block * dataset.user_num
             prefix = rows[dataset.item_id_list_field].numpy()
             length = rows[dataset.item_list_length_field].numpy()
-            target = rows[dataset.iid_field].numpy()
-            last = prefix[np.arange(len(prefix)), length - 1]
+            target = rows[dataset.iid_field].numpy() + block * dataset.item_num
+            last = prefix[np.arange(len(prefix)), length - 1] + block * dataset.item_num
             found = {
                 kind: contains(matrix, users if kind == "interact" else last, target)
                 for kind, matrix in checks.items()
             }
             anything = np.logical_or.reduce(list(found.values()))
-            in_prefix = (prefix == target[:, None]).any(axis=1)
+            in_prefix = (prefix == (target - block * dataset.item_num)[:, None]).any(axis=1)
             degree = np.diff(checks["out"].indptr)[last]
             only = found["out"] & (degree == 1)
             cells = " | ".join(f"{v.mean():.3f}" for v in (*found.values(), anything, in_prefix))

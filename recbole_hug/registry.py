@@ -37,6 +37,8 @@ class ModelSpec:
         dataset: the dataset class, or None for RecBole's default for the model's type.
         config_file: the model's yaml defaults, or None.
         trainer: the trainer class, or None for RecBole's default for the model's type.
+        session_dataset: the dataset class under ``session_rows: True``, or None for
+            ``dataset`` (HUGT: the session rows with HUGT's training targets).
     """
 
     name: str
@@ -44,6 +46,7 @@ class ModelSpec:
     dataset: type | str | None = None
     config_file: Path | None = None
     trainer: type | str | None = None
+    session_dataset: type | str | None = None
 
     @property
     def model_class(self) -> type:
@@ -56,6 +59,10 @@ class ModelSpec:
     @property
     def trainer_class(self) -> type | None:
         return _resolve(self.trainer)
+
+    @property
+    def session_dataset_class(self) -> type | None:
+        return _resolve(self.session_dataset)
 
 
 def default_config_file(name: str) -> Path:
@@ -70,6 +77,7 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
         "recbole_hug.model.hugt:HUGT",
         dataset="recbole_hug.data.hugt_dataset:HUGTDataset",
         config_file=default_config_file("HUGT"),
+        session_dataset="recbole_hug.data.hugt_session_dataset:HUGTSessionDataset",
     ),
     ModelSpec(
         "HGGNN",

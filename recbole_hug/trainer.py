@@ -20,7 +20,7 @@ Added behaviour:
   pickled Config; :data:`CHECKPOINT_KEY` adds the serving entry (:func:`serving_entry`): the id
   vocabularies of the user and item fields, each user's served sequence and seen items, and the
   dataset-level artifacts that a plugin model's constructor reads (HUGT's
-  ``svd_item_embeddings``, HG-GNN's ``global_graph``).
+  ``svd_item_embeddings``, HG-GNN's ``global_graph`` and ``graph_blocks``).
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ DERIVED_OPTIONS: frozenset[str] = frozenset(
     }
 )
 #: Dataset attributes that plugin models' constructors read, stored in their checkpoints:
-#: HUGT's ``[n_items, svd_dim]`` SVD item embeddings, HG-GNN's global graph.
-ARTIFACTS: tuple[str, ...] = ("svd_item_embeddings", "global_graph")
+#: HUGT's ``[n_items, svd_dim]`` SVD item embeddings, HG-GNN's global graph and graph blocks.
+ARTIFACTS: tuple[str, ...] = ("svd_item_embeddings", "global_graph", "graph_blocks")
 #: Rows read at a time when a checkpoint's user histories are collected.
 ROW_CHUNK = 65536
 

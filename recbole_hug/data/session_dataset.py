@@ -20,6 +20,17 @@ loading, RecBole's own filters and the id remapping stay RecBole's):
   With ``graph_session_ratio > 0`` (not in the paper), each user's earliest training sessions
   build the graph and the later ones give the training rows
   (:func:`recbole_hug.data.sessions.graph_only_sessions`).
+- The graphs that HG-GNN's rows propagate over (:mod:`recbole_hug.graph.blocks`), stacked into
+  ``train.graph_blocks``, and each row's block in the column ``graph_block``:
+
+  * ``train_graph: cross_fit`` (HG-GNN's default): the training rows of fold ``f`` (of
+    ``graph_folds``) read the graph of the training sessions outside fold ``f`` (blocks
+    ``0..F-1``); validation rows the graph of all training sessions (block ``F``);
+  * ``train_graph: paper``: training and validation rows read the graph of all training
+    sessions (block 0), Eq. 1-8 as the paper;
+  * test rows read the graph of the training AND validation sessions (the paper's training
+    data) with ``test_graph_with_valid: True``, else the validation rows' graph. Model selection
+    runs on validation, over the graph without the validation sessions.
 
 Any RecBole sequential model reads these rows unchanged (``session_rows: True``).
 
@@ -58,6 +69,7 @@ from recbole_hug.data.sessions import (
     truncate_sessions,
 )
 from recbole_hug.errors import ConfigError, DataError
+from recbole_hug.graph.blocks import GRAPH_BLOCK_FIELD, session_folds, stack_graphs
 from recbole_hug.graph.global_graph import GlobalGraph, build_global_graph
 
 #: The values of ``session_split``.
@@ -65,6 +77,9 @@ SESSION_SPLITS: tuple[str, ...] = ("user_ratio", "time")
 
 #: The three parts, in the order of :meth:`SessionDataset.build`.
 PARTS: tuple[str, ...] = ("train", "valid", "test")
+
+#: The values of ``train_graph``: leave-own-session-out by cross-fitting, or the paper's graph.
+TRAIN_GRAPHS: tuple[str, ...] = ("cross_fit", "paper")
 
 
 @contextmanager
@@ -80,7 +95,9 @@ class SessionDataset(SequentialDataset):
     """RecBole's ``SequentialDataset`` with HG-GNN's personalized session rows (module docstring).
 
     After :meth:`build`, the training dataset has ``global_graph`` (a
-    :class:`~recbole_hug.graph.global_graph.GlobalGraph` over RecBole's remapped ids).
+    :class:`~recbole_hug.graph.global_graph.GlobalGraph` over RecBole's remapped ids) and
+    ``graph_blocks`` (the stacked graphs of :mod:`recbole_hug.graph.blocks`); every row has its
+    block in :data:`GRAPH_BLOCK_FIELD`.
     """
 
     def __init__(self, config) -> None:
@@ -121,7 +138,22 @@ class SessionDataset(SequentialDataset):
         # The interactions that build the global graph, and those that give training rows.
         self._in_graph = training & only_graph if len(graph_only) else training
         self._in_training_rows = training & ~only_graph
+        self._check_graph_options(len(graph_only) > 0)
         self._log_split(parts)
+
+    def _check_graph_options(self, graph_only: bool) -> None:
+        """ConfigError naming ``train_graph``: unknown, or with ``graph_session_ratio`` > 0."""
+        mode = self.config["train_graph"]
+        if mode not in TRAIN_GRAPHS:
+            raise ConfigError(
+                f"option 'train_graph' must be one of {', '.join(TRAIN_GRAPHS)}, got {mode!r}"
+            )
+        if mode == "cross_fit" and graph_only:
+            raise ConfigError(
+                "options 'train_graph: cross_fit' and 'graph_session_ratio' > 0 are two ways to "
+                "keep training targets out of the graph; use one (train_graph: paper for the "
+                "ratio)"
+            )
 
     def _session_input(self) -> tuple[pd.DataFrame, str | None, str]:
         """The interactions, the session column to use (or None) and the time column."""
@@ -233,6 +265,8 @@ class SessionDataset(SequentialDataset):
                 "session": self._session_id,
             }
         )
+        self.set_field_property(GRAPH_BLOCK_FIELD, FeatureType.TOKEN, FeatureSource.INTERACTION, 1)
+        session_block = self._plan_blocks(frame)
         self.part_rows: list[Interaction] = []
         for index in range(len(PARTS)):
             selected = self._in_training_rows if index == 0 else self._session_part == index
@@ -244,29 +278,63 @@ class SessionDataset(SequentialDataset):
                         self.item_id_list_field: torch.from_numpy(rows.prefix),
                         self.item_list_length_field: torch.from_numpy(rows.prefix_length),
                         self.iid_field: torch.from_numpy(rows.target),
+                        GRAPH_BLOCK_FIELD: torch.from_numpy(session_block[rows.session]),
                     }
                 )
             )
-        self._training_interactions = frame[self._in_graph]
         if self.time_field in self.inter_feat:
             self._del_col(self.inter_feat, self.time_field)
         self.inter_feat = cat_interactions(self.part_rows)
 
+    def _plan_blocks(self, frame: pd.DataFrame) -> np.ndarray:
+        """Set ``_block_sources`` (the interactions of each graph block, in block order; the
+        module docstring gives the blocks) and return the block of every session, ``[S]``
+        indexed by session id."""
+        training, part = frame[self._in_graph], self._session_part
+        session = frame["session"].to_numpy()
+        block = np.zeros(int(session.max()) + 1, dtype=np.int64)
+        sources = []
+        if self.config["train_graph"] == "cross_fit":
+            with _config_errors("graph folds"):
+                fold = session_folds(
+                    training["session"].to_numpy(),
+                    training["user"].to_numpy(),
+                    self.config["graph_folds"],
+                )
+            sources = [training[fold != f] for f in range(self.config["graph_folds"])]
+            block[training["session"].to_numpy()] = fold
+        sources.append(training)  # validation rows: every training session
+        self._validation_block = len(sources) - 1
+        block[session[part == 1]] = self._validation_block
+        if self.config["test_graph_with_valid"]:
+            sources.append(pd.concat([training, frame[part == 1]]))
+        block[session[part == 2]] = len(sources) - 1
+        self._block_sources = sources
+        return block
+
+    @property
+    def training_interactions(self) -> pd.DataFrame:
+        """The interactions of the training sessions that build the global graph (``user``,
+        ``item``, ``session``, in RecBole's ids); available after augmentation."""
+        return self._block_sources[self._validation_block]
+
     def build(self) -> list[SequentialDataset]:
-        """``[train, valid, test]`` datasets of the session rows; ``train.global_graph`` set."""
+        """``[train, valid, test]`` datasets of the session rows; ``train.global_graph`` and
+        ``train.graph_blocks`` set."""
         self._change_feat_format()
         train, valid, test = (self.copy(rows) for rows in self.part_rows)
-        train.global_graph = self.training_graph()
+        graphs = [self._graph(source) for source in self._block_sources]
+        train.global_graph = graphs[self._validation_block]
+        train.graph_blocks = stack_graphs(graphs)
         return [train, valid, test]
 
-    def training_graph(self) -> GlobalGraph:
-        """The global graph (section 4.2) of the training sessions, in RecBole's ids."""
-        training = self._training_interactions
+    def _graph(self, interactions: pd.DataFrame) -> GlobalGraph:
+        """The global graph of some sessions' interactions, in RecBole's ids."""
         with _config_errors("global graph"):
             return build_global_graph(
-                training["session"].to_numpy(),
-                training["user"].to_numpy(),
-                training["item"].to_numpy(),
+                interactions["session"].to_numpy(),
+                interactions["user"].to_numpy(),
+                interactions["item"].to_numpy(),
                 n_users=self.user_num,
                 n_items=self.item_num,
                 transition_top_s=self.config["transition_top_s"],

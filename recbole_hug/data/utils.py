@@ -45,8 +45,9 @@ SPLIT_OPTIONS: tuple[str, ...] = (
 def get_dataset_class(config: Config) -> type[Dataset]:
     """The dataset class of ``config['model']`` for ``config['eval_protocol']``.
 
-    The registered dataset class of a plugin model; personalized session rows for any sequential
-    model run with ``session_rows: True``; else the class RecBole would pick. With an
+    The registered dataset class of a plugin model (its ``session_dataset`` under
+    ``session_rows: True``, where it has one: HUGT's); personalized session rows for any
+    sequential model run with ``session_rows: True``; else the class RecBole would pick. With an
     ``eval_protocol`` other than ``recbole``, RecBole's ``SequentialDataset`` becomes
     :class:`~recbole_hug.data.protocol_dataset.ProtocolDataset`.
 
@@ -69,6 +70,8 @@ def get_dataset_class(config: Config) -> type[Dataset]:
 def _model_dataset_class(config: Config) -> type[Dataset]:
     """The dataset class of the model under RecBole's own split (see :func:`get_dataset_class`)."""
     spec = registry.get_spec(config["model"])
+    if config["session_rows"] and spec is not None and spec.session_dataset is not None:
+        return spec.session_dataset_class
     if spec is not None and spec.dataset is not None:
         return spec.dataset_class
     if config["session_rows"] and config["MODEL_TYPE"] == ModelType.SEQUENTIAL:

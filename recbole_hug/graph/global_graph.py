@@ -42,6 +42,16 @@ import torch
 EDGE_TYPES: tuple[str, ...] = ("in", "out", "similar", "interact", "interacted_by")
 """The edge-type names of :class:`GlobalGraph`."""
 
+#: For each edge type: (the node kind of its sources, the node kind of its destinations), i.e.
+#: (the node it updates, the node it reads).
+EDGE_ENDS: dict[str, tuple[str, str]] = {
+    "in": ("item", "item"),
+    "out": ("item", "item"),
+    "similar": ("item", "item"),
+    "interact": ("user", "item"),
+    "interacted_by": ("item", "user"),
+}
+
 EdgeTriple = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 

@@ -21,10 +21,23 @@ come from :class:`recbole_hug.data.session_dataset.SessionDataset`. Map of the p
   :meth:`HGGNN.forward`, :meth:`HGGNN.full_sort_predict`; Eq. 20: cross-entropy over all
   items (:func:`recbole_hug.model.losses.linear_cross_entropy`).
 
+Which graph a row propagates over (``train_graph``, :mod:`recbole_hug.graph.blocks`): each row
+carries its graph block (``graph_block``); node ``b * n_items + v`` is item v in block b, and
+every block reads the same embeddings. ``cross_fit`` (the default, not in the paper): a training
+row never aggregates over its own session (F-fold cross-fitting); validation rows read the graph
+of all training sessions and test rows that of the training and validation sessions.
+``paper``: Eq. 1-8 over the graph of all training sessions, for training as for validation. A row
+without a block (serving) reads the last block, the test graph.
+
 Ablations (Tables 4-5): ``use_hgnn: False`` (``p = p^(0)``, ``q = q^(0)``), ``use_cpl: False``
 (``S = O``), ``use_gpl: False`` (``S = C``), and ``edge_types`` (any subset of
 :data:`~recbole_hug.graph.global_graph.EDGE_TYPES`; "w/o user nodes" drops ``interact`` and
-``interacted_by``).
+``interacted_by``). ``user_residual: True`` adds the user's node state to the session preference
+(``S_u + q_u``), as the OFFICIAL CODE does; the paper has no such term.
+
+Padding (item 0, user 0): zero embeddings (kept zero by ``padding_idx``), and item 0 is never a
+candidate of the training softmax (the official code scores items 1.. only; RecBole's full-sort
+evaluation masks item 0).
 
 Where the paper is silent we follow the official code: dropout on the node features entering the
 HGNN (not on ``p^(0)`` of Eq. 8 and 19); a node with no neighbour of a type aggregates zeros
@@ -44,17 +57,9 @@ from recbole.utils import InputType
 from torch import nn
 
 from recbole_hug.errors import ConfigError
-from recbole_hug.graph.global_graph import EDGE_TYPES, edge_matrix
+from recbole_hug.graph.blocks import GRAPH_BLOCK_FIELD
+from recbole_hug.graph.global_graph import EDGE_ENDS, EDGE_TYPES, edge_matrix
 from recbole_hug.model.losses import linear_cross_entropy
-
-#: For each edge type: (the node kind it updates, the node kind it reads).
-EDGE_ENDS: dict[str, tuple[str, str]] = {
-    "in": ("item", "item"),
-    "out": ("item", "item"),
-    "similar": ("item", "item"),
-    "interact": ("user", "item"),
-    "interacted_by": ("item", "user"),
-}
 
 
 def check_options(config) -> None:
@@ -70,6 +75,11 @@ def check_options(config) -> None:
         )
     if config["use_hgnn"] and not edge_types:
         raise ConfigError("option 'edge_types' is empty: use use_hgnn: False for no graph")
+    if config["train_graph"] == "cross_fit" and not config["use_hgnn"]:
+        raise ConfigError(
+            "option 'train_graph: cross_fit' leaves each row's own session out of the graph, and "
+            "option 'use_hgnn: False' leaves no graph; use train_graph: paper with use_hgnn: False"
+        )
     if config["loss_type"] != "CE":
         raise ConfigError(f"option 'loss_type' must be CE (Eq. 20), got {config['loss_type']!r}")
     if not (config["use_cpl"] or config["use_gpl"]):
@@ -132,9 +142,9 @@ class HGGNN(SequentialRecommender):
     def __init__(self, config, dataset) -> None:
         super().__init__(config, dataset)
         check_options(config)
-        if not hasattr(dataset, "global_graph"):
+        if not hasattr(dataset, "graph_blocks"):
             raise ConfigError(
-                "HGGNN needs the global graph of SessionDataset (option 'session_rows: True', "
+                "HGGNN needs the graph blocks of SessionDataset (option 'session_rows: True', "
                 "and HGGNN registered with dataset=SessionDataset)"
             )
         dim = config["embedding_size"]
@@ -144,15 +154,18 @@ class HGGNN(SequentialRecommender):
             config["use_cpl"],
             config["use_gpl"],
         )
+        self.user_residual = config["user_residual"]
+        self.n_users = dataset.num(self.USER_ID)
+        self.n_blocks = dataset.graph_blocks.n_items // self.n_items
         self.edge_types = [name for name in EDGE_TYPES if name in config["edge_types"]]
         self.item_embedding = nn.Embedding(self.n_items, dim, padding_idx=0)
-        self.user_embedding = nn.Embedding(dataset.num(self.USER_ID), dim, padding_idx=0)
+        self.user_embedding = nn.Embedding(self.n_users, dim, padding_idx=0)
         self.node_dropout = nn.Dropout(config["dropout"])
         self.layers = nn.ModuleList(
             HGNNLayer(self.edge_types, dim) for _ in range(config["n_layers"] * self.use_hgnn)
         )
         for name in self.edge_types if self.use_hgnn else ():  # CSR parts, for row gathers
-            matrix = edge_matrix(dataset.global_graph, name, layout="csr")
+            matrix = edge_matrix(dataset.graph_blocks, name, layout="csr")
             for part in ("crow_indices", "col_indices", "values"):
                 self.register_buffer(f"{name}_{part}", getattr(matrix, part)(), persistent=False)
         # Eq. 9-13
@@ -169,6 +182,9 @@ class HGGNN(SequentialRecommender):
         self.gate = nn.Linear(2 * dim, dim, bias=False)  # W_s
         for weight in self.parameters():  # the official code's U(-1/sqrt(d), 1/sqrt(d))
             nn.init.uniform_(weight, -(dim**-0.5), dim**-0.5)
+        with torch.no_grad():  # padding stays zero (padding_idx: no gradient reaches it)
+            self.item_embedding.weight[0].zero_()
+            self.user_embedding.weight[0].zero_()
 
     def _rows(self, name: str, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The entries of edge type ``name`` in ``rows``: (row position, column, mean weight)."""
@@ -192,14 +208,16 @@ class HGGNN(SequentialRecommender):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. 4-8 for the given nodes only: ``p`` ``[len(items), d]``, ``q`` ``[len(users), d]``.
 
-        Exact: layer ``k`` is computed for the nodes within ``K - k`` hops of the given ones
-        (sorted unique ids), which is all that their layer-``K`` states depend on; a batch
-        touches a few thousand nodes, not the whole graph.
+        ``items`` and ``users`` are sorted unique node ids of the stacked graph (item v of block
+        b is ``b * n_items + v``, users likewise; block 0 alone is the plain graph). Exact: layer
+        ``k`` is computed for the nodes within ``K - k`` hops of the given ones, which is all that
+        their layer-``K`` states depend on; a batch touches a few thousand nodes, not the graph.
         """
         tables = {"item": self.item_embedding.weight, "user": self.user_embedding.weight}
+        sizes = {"item": self.n_items, "user": self.n_users}
         final = {"item": items, "user": users}
         if not self.use_hgnn:
-            return tables["item"][items], tables["user"][users]
+            return tables["item"][items % self.n_items], tables["user"][users % self.n_users]
         needed, entries = [final], []  # node ids per layer, from layer K down to 0
         for _ in self.layers:
             current, below, found = needed[-1], {k: [v] for k, v in needed[-1].items()}, {}
@@ -211,8 +229,10 @@ class HGGNN(SequentialRecommender):
             entries.append(found)
         needed.reverse()
         entries.reverse()
-        state = {kind: self.node_dropout(tables[kind][needed[0][kind]]) for kind in tables}
-        layers = {kind: [tables[kind][final[kind]]] for kind in tables}
+        state = {
+            kind: self.node_dropout(tables[kind][needed[0][kind] % sizes[kind]]) for kind in tables
+        }
+        layers = {kind: [tables[kind][final[kind] % sizes[kind]]] for kind in tables}
         for k, layer in enumerate(self.layers, start=1):
             below, current = needed[k - 1], needed[k]
             matrices = {}
@@ -262,27 +282,60 @@ class HGGNN(SequentialRecommender):
         )  # Eq. 15
         return self._attend(scores, items, mask)
 
-    def forward(
-        self, item_seq: torch.Tensor, item_seq_len: torch.Tensor, user: torch.Tensor
-    ) -> torch.Tensor:
-        """Session preference ``S_u`` ``[B, d]`` of ``[B, L]`` prefixes, ``[B]`` lengths, users."""
-        item_ids, item_seq_local = torch.unique(item_seq, return_inverse=True)
-        user_ids, user_local = torch.unique(user, return_inverse=True)
+    def aggregates(
+        self, item_seq: torch.Tensor, user: torch.Tensor, block: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rows' node states after Eq. 8, each over its own graph block.
+
+        Args:
+            item_seq: ``[B, L]`` items (0 = padding).
+            user: ``[B]`` users.
+            block: ``[B]`` graph blocks (:mod:`recbole_hug.graph.blocks`).
+
+        Returns:
+            ``[B, L, d]`` item states ``p`` (padding positions: block b's item 0, which has no
+            edge), ``[B, d]`` user states ``q``.
+        """
+        item_ids, item_local = torch.unique(
+            item_seq + (block * self.n_items).unsqueeze(1), return_inverse=True
+        )
+        user_ids, user_local = torch.unique(user + block * self.n_users, return_inverse=True)
         item_states, user_states = self.propagate(item_ids, user_ids)
-        items = item_states[item_seq_local]
+        return item_states[item_local], user_states[user_local]
+
+    def forward(
+        self,
+        item_seq: torch.Tensor,
+        item_seq_len: torch.Tensor,
+        user: torch.Tensor,
+        block: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Session preference ``S_u`` ``[B, d]`` of ``[B, L]`` prefixes, ``[B]`` lengths, users
+        and graph blocks (None: the last block, the test graph)."""
+        if block is None:
+            block = torch.full_like(user, self.n_blocks - 1)
+        items, user_state = self.aggregates(item_seq, user, block)
         mask = item_seq > 0
         if not self.use_gpl:
-            return self.current_preference(items, item_seq_len, mask)
-        general = self.general_preference(items, user_states[user_local], mask)
-        if not self.use_cpl:
-            return general
-        current = self.current_preference(items, item_seq_len, mask)
-        gate = torch.sigmoid(self.gate(torch.cat([current, general], dim=-1)))  # Eq. 17
-        return gate * current + (1 - gate) * general  # Eq. 18
+            session = self.current_preference(items, item_seq_len, mask)
+        elif not self.use_cpl:
+            session = self.general_preference(items, user_state, mask)
+        else:
+            current = self.current_preference(items, item_seq_len, mask)
+            general = self.general_preference(items, user_state, mask)
+            gate = torch.sigmoid(self.gate(torch.cat([current, general], dim=-1)))  # Eq. 17
+            session = gate * current + (1 - gate) * general  # Eq. 18
+        return session + user_state if self.user_residual else session  # official code only
 
     def _session(self, interaction) -> torch.Tensor:
+        block = None  # a serving row: the test graph
+        if GRAPH_BLOCK_FIELD in interaction:
+            block = interaction[GRAPH_BLOCK_FIELD]
         return self.forward(
-            interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], interaction[self.USER_ID]
+            interaction[self.ITEM_SEQ],
+            interaction[self.ITEM_SEQ_LEN],
+            interaction[self.USER_ID],
+            block,
         )
 
     def full_sort_predict(self, interaction) -> torch.Tensor:
@@ -292,7 +345,10 @@ class HGGNN(SequentialRecommender):
     def calculate_loss(self, interaction) -> torch.Tensor:
         """Eq. 20: cross-entropy of the target over all items."""
         return linear_cross_entropy(
-            self._session(interaction), self.item_embedding.weight, interaction[self.POS_ITEM_ID]
+            self._session(interaction),
+            self.item_embedding.weight,
+            interaction[self.POS_ITEM_ID],
+            excluded=0,  # padding is never a candidate
         )
 
     def predict(self, interaction) -> torch.Tensor:

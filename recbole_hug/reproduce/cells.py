@@ -6,13 +6,17 @@ the plugin that the model gets, including every default), leaving out only
 :data:`ENVIRONMENT_OPTIONS`: where things are read and written, the device, logging. A run is a
 cell and a seed: cells that resolve to the same configuration (an entry repeated by two tables)
 share their runs.
+
+In a table that chooses its learning rates on validation (``choose_lr``), each entry gives one
+candidate cell per learning rate (``lr_of`` names the entry), and the entry's own cell is the
+chosen candidate (:mod:`recbole_hug.reproduce.learning_rates`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +76,8 @@ class Cell:
         changed: the options whose resolved value differs from the model's default on this
             dataset, as JSON data.
         config: the hash of the resolved configuration (the cell's identity).
+        valid_metric: the resolved ``valid_metric``, as RecBole's result key (``hit@10``).
+        lr_of: for a learning-rate candidate, the name of the entry it is a candidate of.
     """
 
     table: str
@@ -80,6 +86,8 @@ class Cell:
     options: dict[str, Any]
     changed: dict[str, Any]
     config: str
+    valid_metric: str = ""
+    lr_of: str | None = None
 
     @property
     def key(self) -> str:
@@ -101,7 +109,8 @@ def _resolved(config: Config) -> dict[str, Any]:
 def build_cells(
     grid: Grid, tables: list[Table], dataset: str, data_path: Path, quick: bool
 ) -> list[Cell]:
-    """The cells of ``tables`` (entries with a model), each checked by building its Config.
+    """The cells of ``tables`` (entries with a model), each checked by building its Config;
+    in a ``choose_lr`` table, the learning-rate candidates of each entry instead.
 
     Args:
         grid: the paper's grid.
@@ -115,12 +124,29 @@ def build_cells(
             its options are rejected; the message names the table and entry.
     """
     defaults: dict[str, dict[str, Any]] = {}
+    rates = grid.lr_choices(dataset, quick)
     cells = []
     for table in tables:
         for entry in table.entries:
-            if entry.model is not None:
+            if entry.model is None:
+                continue
+            if not (table.choose_lr and rates):
                 cells.append(_cell(grid, table, entry, dataset, data_path, quick, defaults))
+                continue
+            for lr in rates:
+                candidate = replace(
+                    entry,
+                    name=candidate_name(entry.name, lr),
+                    options={**entry.options, "learning_rate": lr},
+                )
+                cell = _cell(grid, table, candidate, dataset, data_path, quick, defaults)
+                cells.append(replace(cell, lr_of=entry.name))
     return cells
+
+
+def candidate_name(entry: str, lr: float) -> str:
+    """The name of ``entry``'s candidate at learning rate ``lr``: ``NARM (lr 0.01)``."""
+    return f"{entry} (lr {lr:g})"
 
 
 def _cell(
@@ -158,4 +184,5 @@ def _cell(
         options=options,
         changed=canonical(changed),
         config=_digest(resolved, 16),
+        valid_metric=str(config["valid_metric"]).lower(),
     )

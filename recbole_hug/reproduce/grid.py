@@ -9,6 +9,12 @@ lowest first (each layer replaces whole options):
 ``datasets.<name>.models.<model>`` < ``quick.options`` < ``quick.models.<model>`` (with
 ``--quick``) < the entry's ``options``.
 
+A table with ``choose_lr: True`` chooses each entry's learning rate on validation: every
+entry runs once per learning rate of the list (``learning_rates``; a dataset's or ``--quick``'s
+own list replaces it) with the first seed, and its seeds run at the one with the best validation
+score (:mod:`recbole_hug.reproduce.learning_rates`). A paper number may be ``~`` (a metric the
+paper does not report).
+
 Every problem with a grid file is a :class:`~recbole_hug.errors.ConfigError` naming the file and
 the key.
 """
@@ -95,25 +101,28 @@ class Entry:
         model: the model that runs it, or None for a row the paper reports and we cannot run.
         options: the entry's own options (the highest layer).
         x: the point's position on a figure's x axis, None in a table.
-        paper: the paper's numbers per dataset column, in the grid's ``metrics`` order.
+        paper: the paper's numbers per dataset column, in the grid's ``metrics`` order (None
+            for a metric the paper does not report).
     """
 
     name: str
     model: str | None
     options: dict[str, Any]
     x: float | None
-    paper: dict[str, tuple[float, ...]]
+    paper: dict[str, tuple[float | None, ...]]
 
 
 @dataclass(frozen=True)
 class Table:
-    """A table or figure of the paper: a figure has an ``x_label`` and entries with ``x``."""
+    """A table or figure of the paper: a figure has an ``x_label`` and entries with ``x``; with
+    ``choose_lr``, each entry's learning rate is chosen on validation."""
 
     name: str
     title: str
     note: str | None
     x_label: str | None
     entries: tuple[Entry, ...]
+    choose_lr: bool = False
 
     @property
     def is_figure(self) -> bool:
@@ -122,13 +131,15 @@ class Table:
 
 @dataclass(frozen=True)
 class DatasetSection:
-    """A dataset the grid runs on: the paper's column to compare with, and its options."""
+    """A dataset the grid runs on: the paper's column to compare with, its options, and its own
+    learning rates to choose from (None: the grid's)."""
 
     name: str
     paper: str | None
     note: str | None
     options: dict[str, Any]
     models: dict[str, dict[str, Any]]
+    learning_rates: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,15 @@ class Grid:
     quick_options: dict[str, Any]
     quick_models: dict[str, dict[str, Any]]
     tables: dict[str, Table]
+    learning_rates: tuple[float, ...] = ()
+    quick_learning_rates: tuple[float, ...] | None = None
+
+    def lr_choices(self, dataset: str, quick: bool) -> tuple[float, ...]:
+        """The learning rates that ``choose_lr`` tables choose from on ``dataset``."""
+        if quick and self.quick_learning_rates is not None:
+            return self.quick_learning_rates
+        own = self.dataset(dataset).learning_rates
+        return own if own is not None else self.learning_rates
 
     def dataset(self, name: str) -> DatasetSection:
         """The section of dataset ``name``.
@@ -226,13 +246,16 @@ def _entry(node: Any, where: str, n_metrics: int, columns: list[str], figure: bo
         if (
             not isinstance(numbers, list)
             or len(numbers) != n_metrics
-            or not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers)
+            or not all(
+                n is None or (isinstance(n, (int, float)) and not isinstance(n, bool))
+                for n in numbers
+            )
         ):
             raise ConfigError(
-                f"grid {where}.paper.{column}: must be a list of {n_metrics} numbers (one per "
-                f"metric), got {numbers!r}"
+                f"grid {where}.paper.{column}: must be a list of {n_metrics} numbers or ~ (one "
+                f"per metric), got {numbers!r}"
             )
-        paper[column] = tuple(float(n) for n in numbers)
+        paper[column] = tuple(None if n is None else float(n) for n in numbers)
     model = _field(node, "model", str, where, None)
     if model is None and not paper:
         raise ConfigError(f"grid {where}: entry '{name}' has neither a model nor paper numbers")
@@ -243,7 +266,7 @@ def _table(name: str, node: Any, path: Path, n_metrics: int, columns: list[str])
     where = _where(path, "tables", name)
     if not isinstance(node, dict):
         raise ConfigError(f"grid {where}: a table must be a mapping, got {node!r}")
-    _check_keys(node, {"title", "note", "x_label", "entries"}, where)
+    _check_keys(node, {"title", "note", "x_label", "entries", "choose_lr"}, where)
     x_label = _field(node, "x_label", str, where, None)
     nodes = _field(node, "entries", list, where)
     entries = tuple(
@@ -264,6 +287,7 @@ def _table(name: str, node: Any, path: Path, n_metrics: int, columns: list[str])
         _field(node, "note", str, where, None),
         x_label,
         entries,
+        _field(node, "choose_lr", bool, where, False),
     )
 
 
@@ -271,7 +295,7 @@ def _dataset(name: str, node: Any, path: Path, columns: list[str]) -> DatasetSec
     where = _where(path, "datasets", name)
     if not isinstance(node, dict):
         raise ConfigError(f"grid {where}: a dataset section must be a mapping, got {node!r}")
-    _check_keys(node, {"paper", "note", "options", "models"}, where)
+    _check_keys(node, {"paper", "note", "options", "models", "learning_rates"}, where)
     paper = _field(node, "paper", str, where, None)
     if paper is not None and paper not in columns:
         raise ConfigError(
@@ -283,7 +307,20 @@ def _dataset(name: str, node: Any, path: Path, columns: list[str]) -> DatasetSec
         _field(node, "note", str, where, None),
         _options(node, "options", where),
         _per_model(node, "models", where),
+        _learning_rates(node, where, None),
     )
+
+
+def _learning_rates(node: Mapping[str, Any], where: str, default):
+    """``node['learning_rates']``: distinct positive numbers, or ``default`` if absent."""
+    values = _field(node, "learning_rates", list, where, None)
+    if values is None:
+        return default
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values):
+        raise ConfigError(f"grid {where}: 'learning_rates' must be positive numbers, got {values}")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"grid {where}: 'learning_rates' has a repeated value: {values}")
+    return tuple(float(v) for v in values)
 
 
 def _positive(node: Mapping[str, Any], key: str, where: str) -> int:
@@ -313,6 +350,7 @@ def load_grid(paper: str) -> Grid:
     keys = {
         "title", "metrics", "metric_names", "paper_scale", "decimals", "paper_datasets", "seeds",
         "first_seed", "protocol", "options", "models", "datasets", "quick", "tables",
+        "learning_rates",
     }  # fmt: skip
     _check_keys(content, keys, where)
     metrics = tuple(_field(content, "metrics", list, where))
@@ -321,7 +359,7 @@ def load_grid(paper: str) -> Grid:
         raise ConfigError(f"grid {where}: 'metrics' and 'metric_names' must be as long, not empty")
     columns = list(_field(content, "paper_datasets", list, where))
     quick = _field(content, "quick", dict, where)
-    _check_keys(quick, {"seeds", "options", "models"}, _where(path, "quick"))
+    _check_keys(quick, {"seeds", "options", "models", "learning_rates"}, _where(path, "quick"))
     datasets = _field(content, "datasets", dict, where)
     tables = _field(content, "tables", dict, where)
     if not datasets or not tables:
@@ -346,4 +384,6 @@ def load_grid(paper: str) -> Grid:
         tables={
             name: _table(name, node, path, len(metrics), columns) for name, node in tables.items()
         },
+        learning_rates=_learning_rates(content, where, ()),
+        quick_learning_rates=_learning_rates(quick, _where(path, "quick"), None),
     )

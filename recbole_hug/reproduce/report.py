@@ -17,6 +17,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from recbole_hug.reproduce.grid import DatasetSection, Entry, Grid, Table
+from recbole_hug.reproduce.learning_rates import Choice, report_lines
 
 REPORT = "report.md"
 
@@ -144,8 +145,10 @@ def write_report(
     rows: Sequence[dict[str, str]],
     folder: Path,
     command: str,
+    lr_choices: Sequence[Choice] = (),
 ) -> list[Path]:
-    """Write report.md and a plot per table that has runs (rows of ``seeds`` only).
+    """Write report.md and a plot per table that has runs (rows of ``seeds`` only); a table
+    that chooses learning rates lists its ``lr_choices`` under its results.
 
     Returns:
         The files written: report.md first, then the plots.
@@ -174,6 +177,7 @@ def write_report(
             continue
         summaries = summarize(grid, table, section, rows)
         lines += _table_section(grid, table, section, summaries)
+        lines += report_lines([choice for choice in lr_choices if choice.table == table.name])
         plot = folder / f"{table.name}.png"
         plot_table(grid, table, summaries, plot)
         written.append(plot)

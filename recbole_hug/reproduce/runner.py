@@ -4,7 +4,9 @@ Each run goes through :func:`recbole_hug.quick_start.objective_function` (the pl
 RecBole's alike), with its checkpoint in ``<results>/saved/<run_id>/`` (the test uses the best
 validation epoch's weights) and RecBole's log in ``./log/`` as usual. Finished runs are never
 redone: a run is found in runs.csv by its id (see :mod:`recbole_hug.reproduce.cells`), and a
-cell that repeats another cell's configuration reuses its runs.
+cell that repeats another cell's configuration reuses its runs. Tables that choose learning rates
+on validation first run every entry's candidates with the first seed, then the chosen ones with
+every seed (:mod:`recbole_hug.reproduce.learning_rates`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from recbole_hug.errors import ConfigError, DataError, HugError
 from recbole_hug.quick_start import objective_function
 from recbole_hug.reproduce.cells import Cell, build_cells
 from recbole_hug.reproduce.grid import load_grid, papers
+from recbole_hug.reproduce.learning_rates import choices, drop_stale
 from recbole_hug.reproduce.report import write_report
 from recbole_hug.reproduce.results import ResultsFolder, manifest
 
@@ -138,15 +141,30 @@ def reproduce(
     }
     folder.claim(manifest(identity, every_cell))
     names = {table.name for table in selected}
-    todo = [(seed, cell) for seed in seed_list for cell in every_cell if cell.table in names]
+    first = seed_list[0]
+    todo = [
+        (seed, cell)
+        for seed in seed_list
+        for cell in every_cell
+        if cell.table in names and (cell.lr_of is None or seed == first)
+    ]  # learning-rate candidates: the first seed only
     rows = folder.read_runs()
     command = _command(paper, dataset, n_seeds, out_path, quick, tables, data_path)
+    run = (folder, dataset, data_folder.parent, keep_checkpoints, grid.metrics)
     try:
-        _run_missing(
-            todo, rows, folder, dataset, data_folder.parent, keep_checkpoints, grid.metrics
-        )
+        _run_missing(todo, rows, *run)
+        found = choices(every_cell, rows, first)
+        chosen = [c.cell for c in found if c.cell is not None and c.table in names]
+        before = len(rows)
+        drop_stale(rows, chosen)
+        if len(rows) != before:
+            folder.write_runs(rows)
+        _run_missing([(seed, cell) for seed in seed_list for cell in chosen], rows, *run)
     finally:
-        written = write_report(grid, section, seed_list, rows, out_path, command) if rows else []
+        found = choices(every_cell, rows, first)
+        written = (
+            write_report(grid, section, seed_list, rows, out_path, command, found) if rows else []
+        )
     return written
 
 

@@ -114,7 +114,9 @@ def parts(toy: Path) -> list[SessionDataset]:
 def test_rows_are_the_hand_worked_ones(parts, index: int) -> None:
     part = parts[index]
     assert decoded(part) == EXPECTED[["train", "valid", "test"][index]]
-    assert set(part.inter_feat.columns) == {"user_id", "item_id", "item_id_list", "item_length"}
+    assert set(part.inter_feat.columns) == {
+        "user_id", "item_id", "item_id_list", "item_length", "graph_block"
+    }  # fmt: skip
 
 
 def test_vocabulary_is_the_kept_users_and_training_items(parts) -> None:
@@ -161,6 +163,70 @@ def test_graph_session_ratio_keeps_training_targets_out_of_the_graph(toy: Path) 
         ("a", "1", 1.0), ("a", "2", 2.0), ("a", "3", 2.0), ("a", "4", 1.0),
         ("b", "5", 1.0), ("b", "6", 1.0), ("b", "7", 1.0),
     ]  # fmt: skip
+
+
+def block_out_edges(train: SessionDataset, block: int) -> set[tuple[str, str]]:
+    """The ``out`` edges of one graph block of ``train.graph_blocks``, in item tokens."""
+    n = train.item_num
+    src, dst, _ = train.graph_blocks.edge("out")
+    mine = src // n == block
+    tokens = lambda ids: [str(t) for t in train.id2token("item_id", ids % n)]  # noqa: E731
+    return set(zip(tokens(src[mine]), tokens(dst[mine]), strict=True))
+
+
+def test_cross_fit_blocks_leave_each_training_session_out(toy: Path) -> None:
+    # Training sessions a0 (1, 2, 3), a1 (2, 3, 4), a2 (1, 3, 4); b0 (5, 6, 7), b1 (6, 7, 1);
+    # users a = 1, b = 2. Folds (user + rank) % 2: a0 1, a1 0, a2 1; b0 0, b1 1.
+    # Validation: a3 (3, 4, 5; 8 dropped), b2 (7, 1, 2).
+    train, valid, test = build(toy, train_graph="cross_fit", graph_folds=2)
+    blocks = train.inter_feat["graph_block"].tolist()
+    assert blocks == [1, 1, 0, 0, 1, 1, 0, 0, 1, 1]  # the rows of EXPECTED["train"]
+    assert set(valid.inter_feat["graph_block"].tolist()) == {2}
+    assert set(test.inter_feat["graph_block"].tolist()) == {3}
+    assert train.graph_blocks.n_items == 4 * train.item_num
+    assert block_out_edges(train, 0) == {  # a0, a2, b1
+        ("1", "2"), ("2", "3"), ("1", "3"), ("3", "4"), ("6", "7"), ("7", "1")
+    }  # fmt: skip
+    assert block_out_edges(train, 1) == {("2", "3"), ("3", "4"), ("5", "6"), ("6", "7")}
+    every = {("1", "2"), ("2", "3"), ("3", "4"), ("1", "3"), ("5", "6"), ("6", "7"), ("7", "1")}
+    assert block_out_edges(train, 2) == every  # validation: all training sessions
+    assert block_out_edges(train, 3) == every | {("4", "5")}  # test: and validation's
+    # User a's items: fold 0 lacks a1 (2, 3, 4), whose items a0 and a2 still have (counts drop);
+    # fold 1 lacks a0 and a2 (a has 3 sessions for 2 folds), so item 1 goes.
+    src, dst, weight = train.graph_blocks.edge("interact")
+    for block, expected in ((0, {"1": 2, "2": 1, "3": 2, "4": 1}), (1, {"2": 1, "3": 1, "4": 1})):
+        mine = src == block * train.user_num + 1
+        tokens = train.id2token("item_id", dst[mine] % train.item_num)
+        assert dict(zip(map(str, tokens), weight[mine].tolist(), strict=True)) == expected
+
+
+def test_paper_graph_is_one_block_and_the_test_graph_adds_validation(toy: Path) -> None:
+    train, valid, test = build(toy, train_graph="paper")
+    assert set(train.inter_feat["graph_block"].tolist()) == {0}
+    assert set(valid.inter_feat["graph_block"].tolist()) == {0}
+    assert set(test.inter_feat["graph_block"].tolist()) == {1}
+    assert block_out_edges(train, 0) == block_out_edges(train, 1) - {("4", "5")}
+    train, valid, test = build(toy, train_graph="paper", test_graph_with_valid=False)
+    assert train.graph_blocks.n_items == train.item_num
+    assert set(test.inter_feat["graph_block"].tolist()) == {0}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"graph_folds": 1},
+            r"graph_folds must be >= 2 and at most the number of training "
+            r"sessions \(5\), got 1",
+        ),
+        ({"graph_folds": 6}, r"graph_folds must be >= 2 .*\(5\), got 6"),
+        ({"train_graph": "exact"}, "option 'train_graph' must be one of cross_fit, paper"),
+        ({"graph_session_ratio": 0.5}, "'train_graph: cross_fit' and 'graph_session_ratio'"),
+    ],
+)
+def test_bad_graph_options_name_the_option(toy: Path, options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build(toy, **{"train_graph": "cross_fit", **options})
 
 
 def test_the_session_column_gives_the_same_sessions(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ def test_every_paper_number_of_a_grid_is_in_the_paper(paper: str) -> None:
         for entry in table.entries
         for column, row in entry.paper.items()
         for number in row
+        if number is not None  # ~: a metric the paper does not report
     ]
     assert numbers
     assert [n for n in numbers if n[3] not in printed] == []
@@ -51,6 +52,16 @@ def test_run_options_are_layered_lowest_first() -> None:
     assert full["eval_args"]["split"] == {"LS": "valid_and_test"}  # the protocol
     quick = grid.run_options("taobao", entry, quick=True)
     assert quick["train_batch_size"] == 512 and quick["hidden_size"] == 16
+
+
+def test_learning_rates_of_a_dataset_and_of_quick() -> None:
+    grid = load_grid("hggnn")
+    assert grid.lr_choices("taobao-ub-head", quick=False) == (0.001, 0.003, 0.01, 0.03, 0.1)
+    assert grid.lr_choices("taobao-ub-head", quick=True) == (0.01,)
+    assert [name for name, table in grid.tables.items() if table.choose_lr] == [
+        "table2", "table4", "table5"
+    ]  # fmt: skip
+    assert load_grid("hugt").lr_choices("ml-1m", quick=False) == ()
 
 
 def write_grid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit) -> None:
@@ -78,6 +89,10 @@ def entry(content: dict, table: str = "table2", index: int = 0) -> dict:
         (lambda c: entry(c, index=1).update(name="Pop"), "distinct names \\(repeated: Pop\\)"),
         (lambda c: entry(c).update(model=None, paper={}), "neither a model nor paper numbers"),
         (lambda c: c["datasets"]["ml-1m"].update(paper="ML10M"), "paper column 'ML10M'"),
+        (lambda c: c.update(learning_rates=[0.01, -1]), "'learning_rates' must be positive"),
+        (lambda c: c["quick"].update(learning_rates=[0.1, 0.1]), "quick: 'learning_rates' has a "
+         "repeated value"),
+        (lambda c: c["tables"]["table2"].update(choose_lr="yes"), "'choose_lr' must be a bool"),
     ],
 )  # fmt: skip
 def test_malformed_grids_name_the_file_and_key(tmp_path, monkeypatch, edit, message) -> None:

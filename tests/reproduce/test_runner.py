@@ -17,6 +17,7 @@ import yaml
 
 from recbole_hug.reproduce import grid as grid_module
 from recbole_hug.reproduce import runner
+from recbole_hug.reproduce.cells import candidate_name
 from recbole_hug.reproduce.grid import load_grid
 from recbole_hug.reproduce.runner import main
 
@@ -35,10 +36,26 @@ PAPERS = {
         "taobao-ub-head",
         "session_data",
         [
-            {"table2/HG-GNN", "table4/HG-GNN", "table5/HG-GNN", "figure3/S = 12", "figure4/K = 20"},
+            {"table2/HG-GNN", "table4/HG-GNN", "table5/HG-GNN", "figure3/S = 12", "figure4/K = 20"}
+            | {f"{table}/HG-GNN (lr 0.01)" for table in ("table2", "table4", "table5")},
         ],
     ),
 }
+
+
+def expected_cells(paper: str) -> list[str]:
+    """``table/entry`` of every row of the quick grid: each entry with a model, and in a table
+    that chooses learning rates, its candidates too (one per quick learning rate)."""
+    grid = load_grid(paper)
+    rates = grid.lr_choices(PAPERS[paper][0], quick=True)
+    cells = []
+    for table in grid.tables.values():
+        for entry in table.entries:
+            if entry.model is not None:
+                cells.append(f"{table.name}/{entry.name}")
+                if table.choose_lr:
+                    cells += [f"{table.name}/{candidate_name(entry.name, lr)}" for lr in rates]
+    return cells
 
 
 def run_main(*argv: str) -> tuple[int, str, str]:
@@ -88,13 +105,7 @@ def test_quick_grid_writes_every_table_plot_and_run(quick, paper: str) -> None:
         png = (out / f"{table.name}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 5000
     rows = read_rows(out)
-    cells = [
-        f"{table.name}/{entry.name}"
-        for table in grid.tables.values()
-        for entry in table.entries
-        if entry.model is not None
-    ]
-    assert sorted(f"{row['table']}/{row['entry']}" for row in rows) == sorted(cells)
+    assert sorted(f"{row['table']}/{row['entry']}" for row in rows) == sorted(expected_cells(paper))
     for row in rows:
         assert row["seed"] == str(grid.first_seed)
         for metric in grid.metrics:
@@ -114,7 +125,16 @@ def test_cells_of_the_same_configuration_share_their_run(quick, paper: str) -> N
     groups = PAPERS[paper][2]
     for group in groups:
         assert len({run_of[cell] for cell in group}) == 1, group
-    shared = sum(len(group) - 1 for group in groups)
+    # Each entry whose learning rate was chosen shares the run of its chosen candidate.
+    chosen = {
+        cell
+        for cell in run_of
+        if " (lr " not in cell and any(other.startswith(f"{cell} (lr ") for other in run_of)
+    }
+    for cell in chosen:
+        assert run_of[cell] == run_of[f"{cell} (lr 0.01)"]
+    grouped = set().union(*groups)
+    shared = sum(len(group) - 1 for group in groups) + len(chosen - grouped)
     assert len(set(run_of.values())) == len(run_of) - shared
 
 
@@ -127,6 +147,12 @@ def test_report_puts_our_numbers_beside_the_papers(quick) -> None:
     ours = [f"{100 * float(rows['NARM'][f'test_{m}']):.2f}" for m in ("hit@5", "hit@10")]
     assert narm.split(" | ")[3:7] == [ours[0], "13.51", ours[1], "17.31"]
     assert "| LESSR | (paper only) | 0 | – | 14.84 | – | 16.77 |" in report
+    assert narm.endswith(" | – |") and "NDCG@10 ours | NDCG@10 paper |" in report  # not in paper
+    # The learning rates, chosen on the first seed's validation HR@10 (quick: one candidate).
+    assert "Learning rates chosen on validation (hit@10, first seed):" in report
+    valid = float(rows["NARM (lr 0.01)"]["valid_hit@10"])
+    assert f"| NARM | {valid:.4f} | 0.01 |" in report
+    assert rows["NARM"]["run_id"] == rows["NARM (lr 0.01)"]["run_id"]
     assert "Protocol (options of every run): `session_rows: True`." in report
 
 
