@@ -23,6 +23,7 @@ from recbole_hug.data.utils import create_dataset
 RUNS = (
     ("HGGNN", "HGGNN", {}),
     ("HGGNN (paper graph)", "HGGNN", {"train_graph": "paper"}),
+    ("HGGNN (bf16 AMP)", "HGGNN", {"enable_amp": True}),
     ("SRGNN", "SRGNN", {}),
     ("SRGNN (d = 128)", "SRGNN", {"embedding_size": 128}),
     ("GRU4Rec", "GRU4Rec", {}),
