@@ -42,6 +42,7 @@ from recbole_hug import registry
 from recbole_hug.compat import restore_legacy_numpy_names
 from recbole_hug.errors import ConfigError, DataError, HugError
 from recbole_hug.paths import ATOMIC_DATA_DIR, PROPERTIES_DIR
+from recbole_hug.resume import find_resume_file
 from recbole_hug.utils import get_model
 
 #: Session-data defaults, layered in when ``session_rows`` is True (before the model's yaml).
@@ -343,6 +344,8 @@ class Config(RecBoleConfig):
         explicit_path = self.external_config_dict.get("data_path")
         super()._set_default_parameters()
         options["data_path"] = str(resolve_data_path(self.dataset, explicit_path))
+        if options.get("resume"):
+            find_resume_file(str(options["resume"]))  # before any data is read
 
     # ----------------------------------------------------------------------------------------
     # Devices and processes
