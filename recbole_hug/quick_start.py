@@ -24,10 +24,11 @@ from recbole.data import data_preparation
 from recbole.data.transform import construct_transform
 from recbole.utils import get_environment, get_flops, init_logger, init_seed, set_color
 
+from recbole_hug.checks import check_data, empty_part
 from recbole_hug.compat import restore_legacy_numpy_names, trusted_checkpoints
 from recbole_hug.config import Config
 from recbole_hug.data.utils import create_dataset
-from recbole_hug.errors import HugError
+from recbole_hug.errors import ConfigError, HugError
 from recbole_hug.trainer import config_dict_from_options
 from recbole_hug.utils import get_model, get_trainer
 
@@ -52,7 +53,8 @@ def _start_logging(config: Config) -> logging.Logger:
 
 def _build(config: Config, log: bool) -> tuple:
     """RecBole's preparation, shared by every entry point: seeds, logging, the dataset, its
-    three dataloaders and the model (the model's seed offset by the DDP rank).
+    three dataloaders (checked against the options: :func:`recbole_hug.checks.check_data`) and
+    the model (the model's seed offset by the DDP rank).
 
     Returns:
         ``(dataset, train_data, valid_data, test_data, model)``.
@@ -65,9 +67,21 @@ def _build(config: Config, log: bool) -> tuple:
     dataset = create_dataset(config)
     if log:
         logger.info(dataset)
-    train_data, valid_data, test_data = data_preparation(config, dataset)
+    try:
+        train_data, valid_data, test_data = data_preparation(config, dataset)
+    except ValueError as error:  # torch's sampler refuses an empty training part
+        if "num_samples" not in str(error):
+            raise
+        raise empty_part(config, dataset, "train") from error
+    parts = {"train": train_data, "valid": valid_data, "test": test_data}
+    check_data(config, dataset, {name: part._dataset for name, part in parts.items()})
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    try:
+        model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    except HugError:
+        raise
+    except ValueError as error:  # a RecBole model's own check of its options
+        raise ConfigError(f"model {config['model']} refuses its options: {error}") from error
     return dataset, train_data, valid_data, test_data, model
 
 

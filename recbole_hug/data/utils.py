@@ -143,7 +143,17 @@ def create_dataset(config: Config) -> Dataset:
             getLogger().info(set_color("Load filtered dataset from", "pink") + f": [{file}]")
             return dataset
     validate_dataset_files(config)
-    dataset = dataset_class(config)
+    try:
+        dataset = dataset_class(config)
+    except ValueError as error:
+        if "Some feat is empty" not in str(error):
+            raise
+        raise DataError(
+            f"dataset '{config['dataset']}': RecBole's filters leave no interactions (options "
+            f"'user_inter_num_interval' {config['user_inter_num_interval']}, "
+            f"'item_inter_num_interval' {config['item_inter_num_interval']}, 'val_interval' "
+            f"{config['val_interval']})"
+        ) from error
     if config["save_dataset"]:
         dataset.save()
     return dataset
