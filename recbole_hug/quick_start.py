@@ -29,6 +29,7 @@ from recbole_hug.compat import restore_legacy_numpy_names, trusted_checkpoints
 from recbole_hug.config import Config
 from recbole_hug.data.utils import create_dataset
 from recbole_hug.errors import ConfigError, HugError
+from recbole_hug.files import load_checkpoint
 from recbole_hug.trainer import config_dict_from_options
 from recbole_hug.utils import get_model, get_trainer
 
@@ -269,7 +270,8 @@ def load_data_and_model(model_file: str) -> tuple:
     """Reload a checkpoint saved by a run: config, model, dataset and the three dataloaders.
 
     The data is read again from the atomic files. recbole-hug's checkpoints are read with
-    ``weights_only=True`` and the Config is rebuilt from their saved options
+    ``weights_only=True`` and verified (:func:`recbole_hug.files.load_checkpoint`), and the
+    Config is rebuilt from their saved options
     (:func:`recbole_hug.trainer.config_dict_from_options`). A checkpoint that pickles Python
     objects (RecBole's, or older ones of recbole-hug) is unpickled in full, as RecBole
     does: load only files you trust.
@@ -279,7 +281,7 @@ def load_data_and_model(model_file: str) -> tuple:
     """
     restore_legacy_numpy_names()
     try:
-        checkpoint = torch.load(model_file, map_location="cpu", weights_only=True)
+        checkpoint = load_checkpoint(model_file)  # verified: checksum, finite weights
     except pickle.UnpicklingError:
         # A pickled Config (see recbole_hug.compat.trusted_checkpoints).
         checkpoint = torch.load(model_file, map_location="cpu", weights_only=False)
