@@ -113,7 +113,8 @@ def check_data(config: Any, dataset: Any, parts: Mapping[str, Any]) -> None:
             raise empty_part(config, dataset, part)
     topk = config["topk"] or []
     items = dataset.item_num - 1
-    full_sort = config["eval_args"]["mode"].get("valid", "full") == "full"
+    mode = config["eval_args"]["mode"]
+    full_sort = (mode.get("valid", "full") if isinstance(mode, dict) else mode) == "full"
     if full_sort and topk and max(topk) > items:
         raise ConfigError(
             f"option 'topk' {topk} asks for more items than dataset '{name}' has ({items}); "
