@@ -12,6 +12,7 @@ from recbole_hug.errors import ConfigError, HugError
 from recbole_hug.quick_start import main, run_recbole_hug
 from recbole_hug.resume import resume_file_of
 from tests.conftest import FAST_OPTIONS
+from tests.model.test_hugt import OPTIONS as HUGT_SMALL
 
 #: Four epochs, dropout (torch RNG), step decay of the learning rate (the scheduler) and
 #: shuffled training batches (the dataloader's generator).
@@ -33,9 +34,14 @@ class Interrupted(Exception):
     """Stands for a kill in the middle of an epoch."""
 
 
-def _run(tiny_data: Path, **options) -> dict:
+#: HUGT's small options (its own dataset: training windows), with the same schedule.
+HUGT_OPTIONS = {**HUGT_SMALL, **{key: OPTIONS[key] for key in OPTIONS if key != "dropout_prob"}}
+
+
+def _run(tiny_data: Path, model: str = "GRU4Rec", **options) -> dict:
+    defaults = HUGT_OPTIONS if model == "HUGT" else OPTIONS
     return run_recbole_hug(
-        "GRU4Rec", "tiny", config_dict={**OPTIONS, "data_path": str(tiny_data), **options}
+        model, "tiny", config_dict={**defaults, "data_path": str(tiny_data), **options}
     )
 
 
@@ -54,27 +60,29 @@ def _interrupt_at(monkeypatch: pytest.MonkeyPatch, epoch: int) -> list[int]:
     return trained
 
 
+@pytest.mark.parametrize("model", ["GRU4Rec", "HUGT"])
 def test_a_resumed_run_ends_as_the_uninterrupted_run(
-    tiny_data: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_data: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch, model: str
 ) -> None:
-    whole = _run(tiny_data, checkpoint_dir="whole")
+    whole = _run(tiny_data, model, checkpoint_dir="whole")
 
     trained = _interrupt_at(monkeypatch, 2)
     with pytest.raises(Interrupted):
-        _run(tiny_data)
+        _run(tiny_data, model)
     assert trained == [0, 1]
     (state,) = (workdir / "saved").glob("*.resume")
-    (best,) = (workdir / "saved").glob("GRU4Rec-*.pth")
+    (best,) = (workdir / "saved").glob(f"{model}-*.pth")
     assert torch.load(state, weights_only=True)["epoch"] == 2
 
     trained = _interrupt_at(monkeypatch, -1)  # no more interruptions; counts the epochs
-    resumed = _run(tiny_data, resume=str(best))
+    resumed = _run(tiny_data, model, resume=str(best))
     assert trained == [2, 3]  # continued, not started over
     assert resumed["best_valid_result"] == whole["best_valid_result"]
     assert resumed["test_result"] == whole["test_result"]
     assert resumed["epochs_run"] == whole["epochs_run"] == 4
     assert not state.exists()  # a finished run deletes its resume state
-    assert sorted(path.name for path in (workdir / "saved").iterdir()) == [best.name]
+    assert sorted((workdir / "saved").glob(f"{model}-*")) == [best]
+    assert not list((workdir / "saved").glob(".*.tmp"))  # no temporary file left
 
 
 def test_resume_refuses_other_options_and_missing_states(
