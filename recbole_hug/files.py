@@ -37,11 +37,24 @@ logger = logging.getLogger(__name__)
 CHECKSUM_KEY = "checksum"
 
 
-def file_mode() -> int:
-    """The mode a new file gets under this process's umask (``0o666 & ~umask``)."""
+def _umask() -> int:
+    """This process's umask: read from ``/proc`` where there is one (setting it to read it back
+    would briefly change it for every thread)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+def file_mode() -> int:
+    """The mode a new file gets under this process's umask (``0o666 & ~umask``)."""
+    return 0o666 & ~_umask()
 
 
 def _fsync_folder(folder: Path) -> None:
