@@ -39,9 +39,11 @@ from recbole.utils.argument_list import (
 )
 
 from recbole_hug import registry
+from recbole_hug.checks import check_option_values, recbole_bool_options
 from recbole_hug.compat import restore_legacy_numpy_names
 from recbole_hug.errors import ConfigError, DataError, HugError
 from recbole_hug.paths import ATOMIC_DATA_DIR, PROPERTIES_DIR
+from recbole_hug.resume import find_resume_file
 from recbole_hug.utils import get_model
 
 #: Session-data defaults, layered in when ``session_rows`` is True (before the model's yaml).
@@ -139,6 +141,11 @@ def _recbole_declared_options() -> frozenset[str]:
         if isinstance(content, dict):
             names.update(content)
     return frozenset(names)
+
+
+def _recbole_bool_options() -> frozenset[str]:
+    """The options that RecBole's ``overall.yaml`` declares as booleans."""
+    return recbole_bool_options(str(RECBOLE_DIR / "properties" / "overall.yaml"))
 
 
 def _type_name(value: Any) -> str:
@@ -343,6 +350,9 @@ class Config(RecBoleConfig):
         explicit_path = self.external_config_dict.get("data_path")
         super()._set_default_parameters()
         options["data_path"] = str(resolve_data_path(self.dataset, explicit_path))
+        check_option_values(options, self.external_config_dict, _recbole_bool_options())
+        if options.get("resume"):
+            find_resume_file(str(options["resume"]))  # before any data is read
 
     # ----------------------------------------------------------------------------------------
     # Devices and processes

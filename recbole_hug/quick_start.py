@@ -23,11 +23,13 @@ import yaml
 from recbole.data.transform import construct_transform
 from recbole.utils import get_environment, get_flops, init_logger, init_seed, set_color
 
+from recbole_hug.checks import check_data, empty_part
 from recbole_hug.compat import restore_legacy_numpy_names, trusted_checkpoints
 from recbole_hug.config import Config
 from recbole_hug.data.dataloader import data_preparation
 from recbole_hug.data.utils import create_dataset
-from recbole_hug.errors import HugError
+from recbole_hug.errors import ConfigError, HugError
+from recbole_hug.files import load_checkpoint
 from recbole_hug.trainer import config_dict_from_options
 from recbole_hug.utils import get_model, get_trainer
 
@@ -52,7 +54,8 @@ def _start_logging(config: Config) -> logging.Logger:
 
 def _build(config: Config, log: bool) -> tuple:
     """RecBole's preparation, shared by every entry point: seeds, logging, the dataset, its
-    three dataloaders and the model (the model's seed offset by the DDP rank).
+    three dataloaders (checked against the options: :func:`recbole_hug.checks.check_data`) and
+    the model (the model's seed offset by the DDP rank).
 
     Returns:
         ``(dataset, train_data, valid_data, test_data, model)``.
@@ -65,9 +68,21 @@ def _build(config: Config, log: bool) -> tuple:
     dataset = create_dataset(config)
     if log:
         logger.info(dataset)
-    train_data, valid_data, test_data = data_preparation(config, dataset)
+    try:
+        train_data, valid_data, test_data = data_preparation(config, dataset)
+    except ValueError as error:  # torch's sampler refuses an empty training part
+        if "num_samples" not in str(error):
+            raise
+        raise empty_part(config, dataset, "train") from error
+    parts = {"train": train_data, "valid": valid_data, "test": test_data}
+    check_data(config, dataset, {name: part._dataset for name, part in parts.items()})
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    try:
+        model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    except HugError:
+        raise
+    except ValueError as error:  # a RecBole model's own check of its options
+        raise ConfigError(f"model {config['model']} refuses its options: {error}") from error
     return dataset, train_data, valid_data, test_data, model
 
 
@@ -255,7 +270,8 @@ def load_data_and_model(model_file: str) -> tuple:
     """Reload a checkpoint saved by a run: config, model, dataset and the three dataloaders.
 
     The data is read again from the atomic files. recbole-hug's checkpoints are read with
-    ``weights_only=True`` and the Config is rebuilt from their saved options
+    ``weights_only=True`` and verified (:func:`recbole_hug.files.load_checkpoint`), and the
+    Config is rebuilt from their saved options
     (:func:`recbole_hug.trainer.config_dict_from_options`). A checkpoint that pickles Python
     objects (RecBole's, or older ones of recbole-hug) is unpickled in full, as RecBole
     does: load only files you trust.
@@ -265,7 +281,7 @@ def load_data_and_model(model_file: str) -> tuple:
     """
     restore_legacy_numpy_names()
     try:
-        checkpoint = torch.load(model_file, map_location="cpu", weights_only=True)
+        checkpoint = load_checkpoint(model_file)  # verified: checksum, finite weights
     except pickle.UnpicklingError:
         # A pickled Config (see recbole_hug.compat.trusted_checkpoints).
         checkpoint = torch.load(model_file, map_location="cpu", weights_only=False)

@@ -50,6 +50,7 @@ import torch
 from recbole.data.interaction import Interaction
 
 from recbole_hug.errors import ConfigError, DataError, HugError
+from recbole_hug.files import check_readable_file, load_checkpoint, save_checkpoint
 from recbole_hug.trainer import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_KEY,
@@ -76,17 +77,16 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """A servable checkpoint, loaded with ``weights_only=True`` on the CPU.
 
     Raises:
-        HugError: the file is missing, is not a torch checkpoint, pickles Python objects (a
-            RecBole checkpoint: the message says how to proceed), or has no serving entry
-            of this version.
+        HugError: the file is missing or a folder, is not a torch checkpoint, is damaged
+            (:func:`recbole_hug.files.load_checkpoint`: checksum, finite weights), pickles
+            Python objects (a RecBole checkpoint: the message says how to proceed), or has no
+            serving entry of this version.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise HugError(f"checkpoint not found: {path}")
+    path = check_readable_file(path)
     if not zipfile.is_zipfile(path):
         raise HugError(f"{path} is not a PyTorch checkpoint (a file written by torch.save)")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = load_checkpoint(path)
     except pickle.UnpicklingError as error:
         if _pickles_recbole(path):
             raise HugError(
@@ -128,7 +128,7 @@ def upgrade_checkpoint(source: str | Path, target: str | Path) -> Path:
     parts = [data._dataset for data in (train, valid, test)]
     training = {key: value for key, value in legacy.items() if key != "config"}
     state = checkpoint_state(config, serving_entry(config, parts[0], parts), training)
-    torch.save(state, target)
+    save_checkpoint(state, target)
     return Path(target)
 
 

@@ -12,6 +12,9 @@ Added behaviour:
   start of each epoch from the epoch number alone, so a resumed run continues the schedule.
 - ``stopping_strict``: early stopping counts a validation score equal to the best as no
   progress (the HG-GNN paper's "does not increase"; RecBole counts it as progress).
+- Checkpoints written atomically with a checksum (:func:`recbole_hug.files.save_checkpoint`),
+  and a resume state beside the best checkpoint, which ``--resume`` continues from
+  (:mod:`recbole_hug.resume`).
 - Checkpoints that ``torch.load(..., weights_only=True)`` reads (plain dicts, lists, str, numbers,
   tensors; pickle protocol 2), with what serving needs (:mod:`recbole_hug.serve`). RecBole's keys
   stay (``config``, ``epoch``, ``cur_step``, ``best_valid_score``, ``state_dict``,
@@ -39,7 +42,15 @@ from recbole.utils import EvaluatorType, InputType, ModelType, set_color
 
 from recbole_hug import registry
 from recbole_hug.errors import ConfigError
+from recbole_hug.files import save_checkpoint
 from recbole_hug.graph.global_graph import GlobalGraph
+from recbole_hug.resume import (
+    RESUME_FORMAT,
+    load_resume_state,
+    restore_rng_states,
+    resume_file_of,
+    rng_states,
+)
 
 #: The checkpoint entry that recbole-hug adds to RecBole's keys (see :func:`serving_entry`).
 CHECKPOINT_KEY = "recbole_hug"
@@ -116,10 +127,14 @@ def restore_options(options: Mapping[str, Any]) -> dict[str, Any]:
 def config_dict_from_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """The ``config_dict`` that rebuilds, with the saved model and dataset, a Config whose final
     options are ``options`` (a checkpoint's ``config``): every option as it was at training,
-    except those the Config derives (:data:`DERIVED_OPTIONS`); ``data_path`` is the folder that
-    held the dataset's folder, and RecBole's "no negative sampling" form of
+    except those the Config derives (:data:`DERIVED_OPTIONS`) and ``resume``; ``data_path`` is
+    the folder that held the dataset's folder, and RecBole's "no negative sampling" form of
     ``train_neg_sample_args`` is ``None`` again."""
-    rebuilt = {key: value for key, value in options.items() if key not in DERIVED_OPTIONS}
+    rebuilt = {
+        key: value
+        for key, value in options.items()
+        if key not in DERIVED_OPTIONS and key != "resume"  # reloading is no resumed run
+    }
     rebuilt["data_path"] = str(Path(options["data_path"]).parent)
     sampling = options.get("train_neg_sample_args")
     if isinstance(sampling, dict) and sampling.get("distribution") != "none":
@@ -340,7 +355,34 @@ class HugTrainerMixin:
         self._serving_parts: list[Any] = []
         self._fit_parts: list[Any] = []
         self._serving: dict[str, Any] | None = None
+        self._saving = False
         super().__init__(config, model)
+        self._resume_state: dict[str, Any] | None = None
+        if isinstance(self, Trainer) and config["resume"]:
+            derived = DERIVED_OPTIONS - {"model", "dataset", "data_path"}
+            self._resume_state = load_resume_state(config["resume"], plain_options(config), derived)
+            self._restore_training(self._resume_state)
+
+    def _restore_training(self, state: Mapping[str, Any]) -> None:
+        """Continue the run of a resume state (:mod:`recbole_hug.resume`): its model, optimizer,
+        epoch, best score and result, early-stopping counter, losses and best checkpoint."""
+        self.model.load_state_dict(state["state_dict"])
+        self.model.load_other_parameter(state.get("other_parameter"))
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.start_epoch = state["epoch"]
+        self.cur_step = state["cur_step"]
+        self.best_valid_score = state["best_valid_score"]
+        self.best_valid_result = state["best_valid_result"]
+        self.train_loss_dict = dict(state["train_loss_dict"])
+        self.saved_model_file = state["saved_model_file"]
+        self.logger.info(
+            set_color("Resume", "blue")
+            + f": {self.config['resume']}, from epoch {self.start_epoch}"
+        )
+
+    def _writes_files(self) -> bool:
+        """Whether this process writes the run's files (one process, or DDP rank 0)."""
+        return self.config["single_spec"] or self.config["local_rank"] == 0
 
     def set_serving_data(self, *data: Any) -> None:
         """The parts (dataloaders or datasets), train first, whose rows give each user's served
@@ -356,14 +398,39 @@ class HugTrainerMixin:
             getattr(part, "_dataset", part) for part in (train_data, valid_data) if part is not None
         ]
         self._serving = None
-        return super().fit(train_data, valid_data, *args, **kwargs)
+        self._saving = bool(kwargs.get("saved", args[1] if len(args) > 1 else True))
+        if self._resume_state is not None:
+            restore_rng_states(self._resume_state["rng"], getattr(train_data, "generator", None))
+            self._resume_state = None
+        result = super().fit(train_data, valid_data, *args, **kwargs)
+        if self._saving and self._writes_files():
+            resume_file_of(self.saved_model_file).unlink(missing_ok=True)  # the run is complete
+        return result
+
+    def _save_resume_state(self, epoch: int, train_data: Any) -> None:
+        """Write the resume state of a run about to train epoch ``epoch`` (atomically)."""
+        state = {
+            "format": RESUME_FORMAT,
+            "config": plain_options(self.config),
+            "saved_model_file": str(self.saved_model_file),
+            "epoch": epoch,
+            "cur_step": self.cur_step,
+            "best_valid_score": plain(self.best_valid_score),
+            "best_valid_result": plain(self.best_valid_result),
+            "train_loss_dict": plain(self.train_loss_dict),
+            "state_dict": self.model.state_dict(),
+            "other_parameter": self.model.other_parameter(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rng_states(getattr(train_data, "generator", None)),
+        }
+        save_checkpoint(state, resume_file_of(self.saved_model_file))
 
     def _save_checkpoint(self, epoch: int, verbose: bool = True, **kwargs: Any) -> None:
         """RecBole's checkpoint with ``config`` as plain options and the serving entry
         (module docstring); decision-tree trainers keep their own."""
         if not isinstance(self, Trainer):
             return super()._save_checkpoint(epoch, **kwargs)
-        if not self.config["single_spec"] and self.config["local_rank"] != 0:
+        if not self._writes_files():
             return None
         if self._serving is None:
             parts = self._serving_parts or self._fit_parts
@@ -377,13 +444,16 @@ class HugTrainerMixin:
             "other_parameter": self.model.other_parameter(),
             "optimizer": self.optimizer.state_dict(),
         }
-        torch.save(checkpoint_state(self.config, self._serving, training), saved_model_file)
+        save_checkpoint(checkpoint_state(self.config, self._serving, training), saved_model_file)
         if verbose:
             self.logger.info(set_color("Saving current", "blue") + f": {saved_model_file}")
         return None
 
     def _train_epoch(self, train_data: Any, epoch_idx: int, *args: Any, **kwargs: Any) -> Any:
-        """RecBole's epoch, with the epoch's learning rate set first (step decay)."""
+        """RecBole's epoch, with the epoch's learning rate set first (step decay); before it, a
+        run that saves checkpoints writes its resume state (from its second epoch on)."""
+        if self._saving and epoch_idx > self.start_epoch and self._writes_files():
+            self._save_resume_state(epoch_idx, train_data)
         rate = decayed_learning_rate(
             self.config["learning_rate"],
             epoch_idx,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from recbole.data.interaction import Interaction
 
 from recbole_hug.config import Config
 from recbole_hug.errors import ConfigError, DataError, HugError
+from recbole_hug.files import save_checkpoint
 from recbole_hug.quick_start import _build, _train_and_test, load_data_and_model
 from recbole_hug.serve import Recommender, main, read_checkpoint
 from recbole_hug.trainer import CHECKPOINT_KEY
@@ -211,7 +213,7 @@ def test_checkpoint_of_another_model_or_dataset_is_refused(trained) -> None:
 def test_weights_that_do_not_fit_the_rebuilt_model_are_refused(trained, tmp_path: Path) -> None:
     state = torch.load(trained("SASRec").checkpoint, weights_only=True)
     state["config"]["hidden_size"] //= 2  # as if the model's defaults had changed
-    torch.save(state, tmp_path / "changed.pth")
+    save_checkpoint(state, tmp_path / "changed.pth")  # a valid file, re-checksummed
     with pytest.raises(ConfigError, match="saved weights do not fit model SASRec"):
         Recommender.load(tmp_path / "changed.pth")
 
@@ -299,3 +301,32 @@ def test_python_dash_m_runs_the_command_line(trained) -> None:
     assert done.returncode == 0, done.stderr
     (found,) = json.loads(done.stdout)["recommendations"]
     assert found["user"] == "u4" and len(found["items"]) == 10
+
+
+def _overwrite(path: Path, at: int, data: bytes) -> None:
+    """Overwrite ``len(data)`` bytes of ``path`` at offset ``at``, in place."""
+    with open(path, "r+b") as handle:
+        handle.seek(at)
+        handle.write(data)
+
+
+def test_damaged_checkpoints_are_one_error_line(trained, tmp_path: Path, capsys) -> None:
+    run = trained("SASRec")
+    raw = run.checkpoint.read_bytes()
+    weights = run.model.item_embedding.weight.detach().numpy().tobytes()
+    zeroed = tmp_path / "zeroed.pth"  # 4 KB of item-embedding bytes set to 0.0: finite values
+    zeroed.write_bytes(raw)
+    _overwrite(zeroed, raw.index(weights[:64]) + 256, bytes(4096))
+    pickled = tmp_path / "pickled.pth"  # the pickle of the checkpoint's structure
+    pickled.write_bytes(raw)
+    with zipfile.ZipFile(run.checkpoint) as archive:
+        info = next(item for item in archive.infolist() if item.filename.endswith("data.pkl"))
+    _overwrite(pickled, info.header_offset + 30 + len(info.filename) + 200, b"\xff" * 64)
+    for damaged in (zeroed, pickled):
+        assert main([str(damaged), "--users", "u1", "--topk", "3"]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"error: {damaged} is damaged"), line
+    assert main([str(run.checkpoint.parent), "--users", "u1"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    folder = run.checkpoint.parent
+    assert line == f"error: {folder} is a folder; pass a checkpoint file; it holds {run.checkpoint}"

@@ -16,6 +16,7 @@ from recbole_hug import trainer as trainer_module
 from recbole_hug.config import Config
 from recbole_hug.data.utils import create_dataset
 from recbole_hug.errors import ConfigError
+from recbole_hug.files import CHECKSUM_KEY
 from recbole_hug.trainer import (
     CHECKPOINT_KEY,
     config_dict_from_options,
@@ -148,7 +149,7 @@ def test_checkpoints_load_weights_only_and_resume(
     trainer.fit(train, valid, saved=True, verbose=False)
     checkpoint = torch.load(trainer.saved_model_file, weights_only=True)
     recbole_keys = {"epoch", "cur_step", "best_valid_score", "state_dict", "other_parameter"}
-    assert set(checkpoint) == {"config", "optimizer", CHECKPOINT_KEY, *recbole_keys}
+    assert set(checkpoint) == {"config", "optimizer", CHECKPOINT_KEY, CHECKSUM_KEY, *recbole_keys}
     assert checkpoint["config"] == plain_options(trainer.config)
 
     resumed, train, valid = _trainer(tiny_data, epochs=2)

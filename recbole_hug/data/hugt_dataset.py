@@ -18,8 +18,6 @@ split is ``eval_args``' or that of ``eval_protocol``, as in
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from logging import getLogger
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from recbole.utils import FeatureSource, FeatureType, set_color
 from recbole_hug.data.protocol_dataset import ProtocolDataset
 from recbole_hug.data.sequences import gather_rows, prefix_rows, training_windows
 from recbole_hug.errors import ConfigError
+from recbole_hug.files import load_array, save_array
 from recbole_hug.graph.hug import svd_item_embeddings
 from recbole_hug.model.layers import head_split
 
@@ -60,17 +59,14 @@ def _cached_svd(
     ):
         digest.update(part.tobytes())
     path = folder / f"{dataset}-HUGT-svd-{digest.hexdigest()[:16]}.npy"
-    if path.is_file():
-        return np.load(path)
+    cached = load_array(path, (n_items, dim))
+    if cached is not None:
+        return cached
     try:
         embeddings = svd_item_embeddings(users, items, n_users, n_items, dim, seed)
     except ValueError as error:
         raise ConfigError(str(error)) from error
-    folder.mkdir(parents=True, exist_ok=True)
-    # Written whole, then renamed: the processes of a multi-process run may all write it.
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=".npy", delete=False) as handle:
-        np.save(handle, embeddings)
-    os.replace(handle.name, path)
+    save_array(embeddings, path)  # atomic: the processes of a multi-process run may all write it
     return embeddings
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from recbole_hug.files import atomic_file
 from recbole_hug.reproduce.grid import DatasetSection, Entry, Grid, Table
 from recbole_hug.reproduce.learning_rates import Choice, report_lines
 
@@ -135,7 +136,8 @@ def plot_table(grid: Grid, table: Table, summaries: list[Summary], path: Path) -
         axis.grid(axis="y", alpha=0.3)
     figure.suptitle(table.title, fontsize="medium")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with atomic_file(path) as handle:
+        figure.savefig(handle, dpi=100, format="png")
 
 
 def write_report(
@@ -182,5 +184,6 @@ def write_report(
         plot_table(grid, table, summaries, plot)
         written.append(plot)
     report = folder / REPORT
-    report.write_text("\n".join(lines), encoding="utf-8")
+    with atomic_file(report, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines))
     return [report, *written]

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from recbole_hug.errors import ConfigError, DataError
+from recbole_hug.files import atomic_file
 from recbole_hug.reproduce.cells import Cell
 
 MANIFEST = "grid.json"
@@ -47,17 +46,10 @@ def manifest(identity: dict[str, Any], cells: Sequence[Cell]) -> dict[str, Any]:
 
 
 def _write_atomically(path: Path, write) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Call ``write(file)`` on a text file that replaces ``path`` whole
+    (:func:`recbole_hug.files.atomic_file`)."""
+    with atomic_file(path, "w", encoding="utf-8", newline="") as file:
+        write(file)
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:

@@ -2,13 +2,12 @@
 
 A conversion writes each file to a hidden temporary file in the output folder and renames all of
 them only when every file is complete, so an interrupted conversion leaves no half-written atomic
-file (at worst stray ``.*.tmp`` files, removed on a clean error).
+file (at worst stray ``.*.tmp`` files after a kill -9; they are removed on an error, Ctrl-C or
+SIGTERM). Files get the mode the umask says.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from recbole_hug.data.atomic import ATOMIC_TYPES
+from recbole_hug.files import commit, temporary_path
 
 WRITE_ROWS = 500_000
 """Rows formatted per block when writing."""
@@ -95,9 +95,9 @@ class AtomicWriter:
         if any(len(c) != n for c in columns):
             raise ValueError("columns of different lengths")
         final = self.folder / name
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.folder)
-        self._pending.append((Path(tmp), final))
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+        tmp = temporary_path(final)
+        self._pending.append((tmp, final))
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             f.write("\t".join(f"{fn}:{ft}" for fn, ft in fields) + "\n")
             with tqdm(
                 total=n,
@@ -121,7 +121,7 @@ class AtomicWriter:
     ) -> None:
         if exc_type is None:
             for tmp, final in self._pending:
-                os.replace(tmp, final)
+                commit(tmp, final)
         else:
             for tmp, _ in self._pending:
                 tmp.unlink(missing_ok=True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from .core import READERS, convert, get_preset
@@ -127,8 +129,28 @@ OVERRIDES = (
 """CLI destinations that override a preset's :class:`pipeline.Preprocess` field."""
 
 
+class Terminated(BaseException):
+    """SIGTERM (``timeout``, ``docker stop``, schedulers), raised like Ctrl-C's KeyboardInterrupt
+    so that the writer deletes its temporary files."""
+
+
+@contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` (the previous handler is restored)."""
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit status (2 on a conversion error, no traceback)."""
+    """Run the command; returns the exit status: 2 on a conversion error (one ``error:`` line, no
+    traceback), 130 on Ctrl-C and 143 on SIGTERM (one line; no file is written or left)."""
     args = build_parser().parse_args(argv)
     given = vars(args)
     overrides: dict[str, Any] = {}
@@ -137,23 +159,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             overrides[key] = given[key]
     if overrides.get("window") == ():
         overrides["window"] = None
-    try:
-        get_preset(args.dataset, args.preset)
-        convert(
-            args.dataset,
-            args.raw,
-            args.out,
-            args.preset,
-            overrides,
-            args.name,
-            args.skip_bad_lines,
-            args.item_level,
-            progress=not args.quiet,
-        )
-    except ConversionError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    with _terminate_as_exception():
+        try:
+            get_preset(args.dataset, args.preset)
+            convert(
+                args.dataset,
+                args.raw,
+                args.out,
+                args.preset,
+                overrides,
+                args.name,
+                args.skip_bad_lines,
+                args.item_level,
+                progress=not args.quiet,
+            )
+        except ConversionError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        except OSError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("error: interrupted (Ctrl-C); no file was written", file=sys.stderr)
+            return 130
+        except Terminated:
+            print("error: terminated (SIGTERM); no file was written", file=sys.stderr)
+            return 143
     return 0
