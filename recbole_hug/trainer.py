@@ -347,6 +347,22 @@ def checkpoint_state(
     return state
 
 
+def warn_slow_amp(config: Any, logger: Any) -> bool:
+    """With ``enable_amp`` on a CPU without bfloat16 matrix units, say that autocast's bfloat16
+    is emulated there (it runs, slower than float32); return whether it said so."""
+    device = torch.device(config["device"] or "cpu")
+    if not config["enable_amp"] or device.type != "cpu":
+        return False
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return False
+    logger.warning(
+        "enable_amp: this CPU has no bfloat16 matrix units (AVX512-BF16 / AMX), so autocast's "
+        "bfloat16 is emulated and slower than float32; training goes on in bfloat16, set "
+        "enable_amp: False for float32"
+    )
+    return True
+
+
 class HugTrainerMixin:
     """Put in front of a RecBole trainer class (see :func:`hug_trainer`)."""
 
@@ -357,6 +373,7 @@ class HugTrainerMixin:
         self._serving: dict[str, Any] | None = None
         self._saving = False
         super().__init__(config, model)
+        warn_slow_amp(config, self.logger)
         self._resume_state: dict[str, Any] | None = None
         if isinstance(self, Trainer) and config["resume"]:
             derived = DERIVED_OPTIONS - {"model", "dataset", "data_path"}

@@ -66,3 +66,18 @@ def test_an_amp_epoch_trains_as_float32_does(data, workdir, model, dataset, opti
 def test_autocast_is_bf16_on_cpu() -> None:
     with torch.autocast("cpu"):
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+
+
+def test_amp_on_a_cpu_without_bf16_units_says_it_is_emulated(monkeypatch) -> None:
+    from unittest.mock import MagicMock
+
+    from recbole_hug.trainer import warn_slow_amp
+
+    logger = MagicMock()
+    config = {"enable_amp": True, "device": "cpu"}
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert warn_slow_amp(config, logger)
+    assert "no bfloat16 matrix units" in logger.warning.call_args[0][0]
+    assert not warn_slow_amp({**config, "enable_amp": False}, logger)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert not warn_slow_amp(config, logger)
