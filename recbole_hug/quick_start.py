@@ -12,7 +12,7 @@ import argparse
 import logging
 import pickle
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from logging import getLogger
 from pathlib import Path
 from typing import Any
@@ -80,28 +80,51 @@ def _train_and_test(
     saved: bool,
     verbose: bool,
     show_progress: bool,
+    on_valid: Callable[[int, float], None] | None = None,
 ) -> dict[str, Any]:
     """Fit with early stopping on validation, then test (with the best checkpoint if saved).
 
+    ``on_valid(epoch, score)`` is called after each validation (RecBole's ``callback_fn``), with
+    the epoch (from 0) and its ``valid_metric`` score; an exception it raises (a tuner's
+    pruning) ends the run.
+
     Returns:
         RecBole's ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``,
-        ``test_result``, and ``epochs_run`` (the epochs ``fit`` trained).
+        ``test_result``, ``epochs_run`` (the epochs ``fit`` trained) and ``best_epoch`` (the
+        epoch of the best validation score, from 0; None without validation).
     """
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     trainer.set_serving_data(train_data, valid_data, test_data)
+    scores: list[tuple[int, float]] = []
+
+    def record(epoch: int, score: float) -> None:
+        scores.append((epoch, score))
+        if on_valid is not None:
+            on_valid(epoch, score)
+
     with trusted_checkpoints():
         best_valid_score, best_valid_result = trainer.fit(
-            train_data, valid_data, verbose=verbose, saved=saved, show_progress=show_progress
+            train_data,
+            valid_data,
+            verbose=verbose,
+            saved=saved,
+            show_progress=show_progress,
+            callback_fn=record,
         )
         test_result = trainer.evaluate(
             test_data, load_best_model=saved, show_progress=show_progress
         )
+    sign = 1 if config["valid_metric_bigger"] else -1
+    # The last epoch of the best score: RecBole's early stopping takes an equal score as the new
+    # best (with stopping_strict the trainer lowers such a score first).
+    best_epoch = max(scores, key=lambda pair: (sign * pair[1], pair[0]))[0] if scores else None
     return {
         "best_valid_score": best_valid_score,
         "valid_score_bigger": config["valid_metric_bigger"],
         "best_valid_result": best_valid_result,
         "test_result": test_result,
         "epochs_run": len(trainer.train_loss_dict),
+        "best_epoch": best_epoch,
     }
 
 
@@ -240,14 +263,18 @@ def objective_function(
     config_dict: Mapping[str, Any] | None = None,
     config_file_list: Sequence[str] | None = None,
     saved: bool = True,
+    on_valid: Callable[[int, float], None] | None = None,
 ) -> dict[str, Any]:
     """The objective for RecBole's ``HyperTuning``: train on the trial's options, report results.
 
     Works for plugin models and RecBole's models alike (the model is the ``model`` option).
+    ``on_valid(epoch, score)`` receives each validation score (a tuner's pruning).
     """
     config = Config(config_dict=config_dict, config_file_list=config_file_list)
     _, train_data, valid_data, test_data, model = _build(config, log=False)
-    result = _train_and_test(config, model, train_data, valid_data, test_data, saved, False, False)
+    result = _train_and_test(
+        config, model, train_data, valid_data, test_data, saved, False, False, on_valid
+    )
     return {"model": config["model"], **result}
 
 

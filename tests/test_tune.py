@@ -19,14 +19,13 @@ from recbole_hug.config import Config
 from recbole_hug.errors import ConfigError
 from recbole_hug.tune import (
     HYPER_DIR,
-    RayOptions,
     TrialsFailed,
-    _import_ray_tune,
     check_space,
     main,
     read_params_file,
     run_hyper_hug,
 )
+from recbole_hug.tune_ray import RayOptions, _import_ray_tune
 from tests.conftest import FAST_OPTIONS
 from tests.model.test_hggnn import write_session_data
 
@@ -223,7 +222,7 @@ def test_a_value_the_model_refuses_stops_the_tuning_with_its_error(
     ("flags", "message"),
     [
         (["--algo=grid"], "error: unknown algorithm 'grid' (--algo); expected exhaustive,"),
-        (["--tool=Optuna"], "error: unknown tool 'Optuna' (--tool); expected Hyperopt, Ray"),
+        (["--tool=Grid"], "error: unknown tool 'Grid' (--tool); expected Hyperopt, Optuna, Ray"),
         (["--params_file=missing.hyper"], "error: cannot read params file missing.hyper"),
         (["--model=Pop"], "error: no --params_file given, and no shipped search space"),
         (["--max_evals=0"], "error: --max_evals (0) and --early_stop (10) must be at least 1"),
