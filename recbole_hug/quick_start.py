@@ -28,6 +28,7 @@ from recbole_hug.compat import restore_legacy_numpy_names, trusted_checkpoints
 from recbole_hug.config import Config
 from recbole_hug.data.utils import create_dataset
 from recbole_hug.errors import HugError
+from recbole_hug.summary import summary_table
 from recbole_hug.trainer import config_dict_from_options
 from recbole_hug.utils import get_model, get_trainer
 
@@ -149,7 +150,9 @@ def run_recbole_hug(
         cmd_args: ``--key=value`` command-line options (the highest precedence).
 
     Returns:
-        ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``.
+        ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``,
+        ``epochs_run``, ``best_epoch`` and ``summary`` (the end-of-run table,
+        :func:`recbole_hug.summary.summary_table`, which the command line prints).
     """
     config = Config(model, dataset, config_file_list, config_dict, cmd_args)
     dataset, train_data, valid_data, test_data, model = _build(config, log=True)
@@ -164,6 +167,7 @@ def run_recbole_hug(
     logger.info("The running environment of this training is as follows:\n" + environment.draw())
     logger.info(set_color("best valid ", "yellow") + f": {result['best_valid_result']}")
     logger.info(set_color("test result", "yellow") + f": {result['test_result']}")
+    result["summary"] = summary_table(config.final_config_dict, result)
     if not config["single_spec"]:
         dist.destroy_process_group()
     if config["local_rank"] == 0 and queue is not None:
@@ -355,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = args.model or (None if "model" in in_files else DEFAULT_MODEL)
     dataset = args.dataset or (None if "dataset" in in_files else DEFAULT_DATASET)
     try:
-        run(
+        result = run(
             model,
             dataset,
             config_file_list=config_files,
@@ -369,4 +373,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HugError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if result is not None:  # None: a machine without global rank 0 of a multi-machine run
+        print(result["summary"])
     return 0
