@@ -24,6 +24,7 @@ from recbole.data import data_preparation
 from recbole.data.transform import construct_transform
 from recbole.utils import get_environment, get_flops, init_logger, init_seed, set_color
 
+from recbole_hug.cli_help import model_options_help
 from recbole_hug.compat import restore_legacy_numpy_names, trusted_checkpoints
 from recbole_hug.config import Config
 from recbole_hug.data.utils import create_dataset
@@ -311,12 +312,17 @@ def load_data_and_model(model_file: str) -> tuple:
     return config, model, dataset, train_data, valid_data, test_data
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``run_recbole_hug.py``: RecBole's ``run_recbole.py`` flags."""
+def build_parser(model: str | None = None) -> argparse.ArgumentParser:
+    """The command line of ``run_recbole_hug.py``: RecBole's ``run_recbole.py`` flags; its help
+    ends with the options of ``model`` (default :data:`DEFAULT_MODEL`) and their yaml comments."""
+    model = model or DEFAULT_MODEL
     parser = argparse.ArgumentParser(
         prog="run_recbole_hug.py",
         description="Train and evaluate a recbole-hug or RecBole model. Any other option is "
-        "passed as --key=value (e.g. --epochs=10 --MAX_ITEM_LIST_LENGTH=20).",
+        "passed as --key=value (e.g. --epochs=10 --MAX_ITEM_LIST_LENGTH=20); "
+        "--model=NAME --help lists that model's options.",
+        epilog=model_options_help(model),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--model",
@@ -353,7 +359,10 @@ def _keys_in_files(files: Sequence[str]) -> set[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``run_recbole_hug.py``; returns the exit status."""
-    args, options = build_parser().parse_known_args(argv)
+    model_flag = argparse.ArgumentParser(add_help=False)
+    model_flag.add_argument("--model", "-m")
+    chosen = model_flag.parse_known_args(argv)[0].model
+    args, options = build_parser(chosen).parse_known_args(argv)
     config_files = args.config_files.strip().split(" ") if args.config_files else None
     in_files = _keys_in_files(config_files or [])
     model = args.model or (None if "model" in in_files else DEFAULT_MODEL)
