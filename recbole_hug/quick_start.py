@@ -116,18 +116,27 @@ def _train_and_test(
         test_result = trainer.evaluate(
             test_data, load_best_model=saved, show_progress=show_progress
         )
-    sign = 1 if config["valid_metric_bigger"] else -1
-    # The last epoch of the best score: RecBole's early stopping takes an equal score as the new
-    # best (with stopping_strict the trainer lowers such a score first).
-    best_epoch = max(scores, key=lambda pair: (sign * pair[1], pair[0]))[0] if scores else None
     return {
         "best_valid_score": best_valid_score,
         "valid_score_bigger": config["valid_metric_bigger"],
         "best_valid_result": best_valid_result,
         "test_result": test_result,
         "epochs_run": len(trainer.train_loss_dict),
-        "best_epoch": best_epoch,
+        "best_epoch": _best_epoch(trainer, scores, saved, config["valid_metric_bigger"]),
     }
+
+
+def _best_epoch(
+    trainer: Any, scores: Sequence[tuple[int, float]], saved: bool, bigger: bool
+) -> int | None:
+    """The epoch (from 0) of the best validation score: the one the saved checkpoint holds (it
+    is written at each new best), else the last epoch of the best score validated here (RecBole's early stopping takes an equal score as the new best;
+    with ``stopping_strict`` the trainer lowers such a score first); None without either."""
+    checkpoint = Path(trainer.saved_model_file)
+    if saved and checkpoint.is_file():  # our checkpoints are plain data (recbole_hug.trainer)
+        return int(torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"])
+    sign = 1 if bigger else -1
+    return max(scores, key=lambda pair: (sign * pair[1], pair[0]))[0] if scores else None
 
 
 def run_recbole_hug(

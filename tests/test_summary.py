@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from recbole_hug.quick_start import main
+from recbole_hug.quick_start import _best_epoch, main
 from recbole_hug.summary import protocol_name, summary_table
 from tests.conftest import FAST_OPTIONS
 
@@ -63,3 +64,11 @@ def test_the_command_line_ends_with_the_table_and_its_best_epoch_is_the_saved_on
     names = ["hit@10", "hit@20", "ndcg@10", "ndcg@20", "mrr@10", "mrr@20"]
     assert [line.split()[0] for line in lines[6:]] == names
     assert len({len(line) for line in lines[5:]}) == 1  # aligned
+
+
+def test_without_a_checkpoint_the_best_epoch_is_the_last_of_the_best_score() -> None:
+    trainer = SimpleNamespace(saved_model_file="no-such-checkpoint.pth")
+    scores = [(0, 0.1), (1, 0.3), (2, 0.3), (3, 0.2)]  # RecBole: an equal score is a new best
+    assert _best_epoch(trainer, scores, saved=False, bigger=True) == 2
+    assert _best_epoch(trainer, [(0, 0.5), (1, 0.2), (2, 0.4)], saved=True, bigger=False) == 1
+    assert _best_epoch(trainer, [], saved=False, bigger=True) is None
