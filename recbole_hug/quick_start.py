@@ -130,8 +130,9 @@ def _best_epoch(
     trainer: Any, scores: Sequence[tuple[int, float]], saved: bool, bigger: bool
 ) -> int | None:
     """The epoch (from 0) of the best validation score: the one the saved checkpoint holds (it
-    is written at each new best), else the last epoch of the best score validated here (RecBole's early stopping takes an equal score as the new best;
-    with ``stopping_strict`` the trainer lowers such a score first); None without either."""
+    is written at each new best), else the last epoch of the best score validated here
+    (RecBole's early stopping takes an equal score as the new best; with ``stopping_strict`` the
+    trainer lowers such a score first); None without either."""
     checkpoint = Path(trainer.saved_model_file)
     if saved and checkpoint.is_file():  # our checkpoints are plain data (recbole_hug.trainer)
         return int(torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"])
