@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from recbole_hug.errors import ConfigError
+from recbole_hug.errors import ConfigError, HugError
 from recbole_hug.tune_space import SearchParam, SearchSpace, TrialResult, run_trial
 
 INSTALL_OPTUNA = "pip install 'recbole-hug[optuna]'"
@@ -189,10 +189,18 @@ def tune_with_optuna(
             if trial.should_prune():
                 raise optuna.TrialPruned(f"epoch {epoch}: {base['valid_metric']} {score:.4g}")
 
-        result = run_trial(space, sample, fixed, config_file_list, on_valid=report)[0]
+        try:
+            result = run_trial(space, sample, fixed, config_file_list, on_valid=report)[0]
+        except HugError as error:
+            # Raised here, Optuna would log its traceback: the trial fails (NaN), the study
+            # stops, and the error is raised once optimize returns.
+            errors.append(error)
+            trial.study.stop()
+            return math.nan
         trial.set_user_attr(TRIAL_ATTR, {"params": result.params, "metrics": result.metrics()})
         return result.best_valid_score
 
+    errors: list[HugError] = []
     remaining = max_evals - len(study.get_trials(deepcopy=False, states=states))
     if remaining > 0:
         study.optimize(
@@ -203,6 +211,8 @@ def tune_with_optuna(
                 lambda study, _: _record_finished(study, record),
             ],
         )
+    if errors:
+        raise errors[0]
     return finished(study), len(study.get_trials(deepcopy=False, states=states[1:]))
 
 

@@ -4,9 +4,11 @@ kill, a best yaml that reproduces the best trial, and the errors of its bad inpu
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,16 @@ def walk_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "walk").mkdir()
     (folder / "walk" / "walk.inter").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
+
+
+def count_complete(database: Path) -> int:
+    """Complete trials in an Optuna sqlite file (0 while it or its tables do not exist yet)."""
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            query = "SELECT count(*) FROM trials WHERE state = 'COMPLETE'"
+            return connection.execute(query).fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
 
 
 def load(storage: str, name: str) -> optuna.Study:
@@ -102,10 +114,9 @@ def test_a_killed_study_resumes_where_it_stopped(walk_data: Path, workdir: Path)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     complete = optuna.trial.TrialState.COMPLETE
     deadline = time.monotonic() + 240
-    try:
+    try:  # kill it once a trial is complete: read-only polls, not racing its table creation
         while time.monotonic() < deadline and process.poll() is None:
-            names = optuna.get_all_study_names(storage) if (workdir / "study.db").exists() else []
-            if names and load(storage, "hyper").get_trials(states=(complete,)):
+            if count_complete(workdir / "study.db"):
                 break
             time.sleep(0.02)
     finally:
@@ -157,3 +168,14 @@ def test_without_optuna_the_error_names_the_extra(
     err = capsys.readouterr().err
     assert err.startswith("error: --tool=Optuna needs optuna (")
     assert "pip install 'recbole-hug[optuna]'" in err
+
+
+def test_a_value_the_model_refuses_stops_the_study_with_its_error_and_no_traceback(
+    walk_data: Path, workdir: Path, capfd: pytest.CaptureFixture
+) -> None:
+    (workdir / "space.hyper").write_text("graph_mode choice [MP,XX]\n")
+    argv = ["-m", "HUGT", "-d", "walk", f"--data_path={walk_data}", "--tool=Optuna"]
+    assert main([*argv, "--params_file=space.hyper", *FAST, "--svd_dim=6"]) == 2
+    err = capfd.readouterr().err
+    assert "error: option 'graph_mode' must be one of MP, SE, got 'XX'" in err
+    assert "Traceback" not in err
