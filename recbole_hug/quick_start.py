@@ -12,7 +12,7 @@ import argparse
 import logging
 import pickle
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from logging import getLogger
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,14 @@ from recbole.data.transform import construct_transform
 from recbole.utils import get_environment, get_flops, init_logger, init_seed, set_color
 
 from recbole_hug.checks import check_data, empty_part
+from recbole_hug.cli_help import model_options_help
 from recbole_hug.compat import restore_legacy_numpy_names, trusted_checkpoints
 from recbole_hug.config import Config
 from recbole_hug.data.dataloader import data_preparation
 from recbole_hug.data.utils import create_dataset
 from recbole_hug.errors import ConfigError, HugError
 from recbole_hug.files import load_checkpoint
+from recbole_hug.summary import summary_table
 from recbole_hug.trainer import config_dict_from_options
 from recbole_hug.utils import get_model, get_trainer
 
@@ -95,18 +97,36 @@ def _train_and_test(
     saved: bool,
     verbose: bool,
     show_progress: bool,
+    on_valid: Callable[[int, float], None] | None = None,
 ) -> dict[str, Any]:
     """Fit with early stopping on validation, then test (with the best checkpoint if saved).
 
+    ``on_valid(epoch, score)`` is called after each validation (RecBole's ``callback_fn``), with
+    the epoch (from 0) and its ``valid_metric`` score; an exception it raises (a tuner's
+    pruning) ends the run.
+
     Returns:
         RecBole's ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``,
-        ``test_result``, and ``epochs_run`` (the epochs ``fit`` trained).
+        ``test_result``, ``epochs_run`` (the epochs ``fit`` trained) and ``best_epoch`` (the
+        epoch of the best validation score, from 0; None without validation).
     """
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     trainer.set_serving_data(train_data, valid_data, test_data)
+    scores: list[tuple[int, float]] = []
+
+    def record(epoch: int, score: float) -> None:
+        scores.append((epoch, score))
+        if on_valid is not None:
+            on_valid(epoch, score)
+
     with trusted_checkpoints():
         best_valid_score, best_valid_result = trainer.fit(
-            train_data, valid_data, verbose=verbose, saved=saved, show_progress=show_progress
+            train_data,
+            valid_data,
+            verbose=verbose,
+            saved=saved,
+            show_progress=show_progress,
+            callback_fn=record,
         )
         test_result = trainer.evaluate(
             test_data, load_best_model=saved, show_progress=show_progress
@@ -117,7 +137,22 @@ def _train_and_test(
         "best_valid_result": best_valid_result,
         "test_result": test_result,
         "epochs_run": len(trainer.train_loss_dict),
+        "best_epoch": _best_epoch(trainer, scores, saved, config["valid_metric_bigger"]),
     }
+
+
+def _best_epoch(
+    trainer: Any, scores: Sequence[tuple[int, float]], saved: bool, bigger: bool
+) -> int | None:
+    """The epoch (from 0) of the best validation score: the one the saved checkpoint holds (it
+    is written at each new best), else the last epoch of the best score validated here
+    (RecBole's early stopping takes an equal score as the new best; with ``stopping_strict`` the
+    trainer lowers such a score first); None without either."""
+    checkpoint = Path(trainer.saved_model_file)
+    if saved and checkpoint.is_file():  # our checkpoints are plain data (recbole_hug.trainer)
+        return int(torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"])
+    sign = 1 if bigger else -1
+    return max(scores, key=lambda pair: (sign * pair[1], pair[0]))[0] if scores else None
 
 
 def run_recbole_hug(
@@ -141,7 +176,9 @@ def run_recbole_hug(
         cmd_args: ``--key=value`` command-line options (the highest precedence).
 
     Returns:
-        ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``.
+        ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``,
+        ``epochs_run``, ``best_epoch`` and ``summary`` (the end-of-run table,
+        :func:`recbole_hug.summary.summary_table`, which the command line prints).
     """
     config = Config(model, dataset, config_file_list, config_dict, cmd_args)
     dataset, train_data, valid_data, test_data, model = _build(config, log=True)
@@ -156,6 +193,7 @@ def run_recbole_hug(
     logger.info("The running environment of this training is as follows:\n" + environment.draw())
     logger.info(set_color("best valid ", "yellow") + f": {result['best_valid_result']}")
     logger.info(set_color("test result", "yellow") + f": {result['test_result']}")
+    result["summary"] = summary_table(config.final_config_dict, result)
     if not config["single_spec"]:
         dist.destroy_process_group()
     if config["local_rank"] == 0 and queue is not None:
@@ -255,14 +293,18 @@ def objective_function(
     config_dict: Mapping[str, Any] | None = None,
     config_file_list: Sequence[str] | None = None,
     saved: bool = True,
+    on_valid: Callable[[int, float], None] | None = None,
 ) -> dict[str, Any]:
     """The objective for RecBole's ``HyperTuning``: train on the trial's options, report results.
 
     Works for plugin models and RecBole's models alike (the model is the ``model`` option).
+    ``on_valid(epoch, score)`` receives each validation score (a tuner's pruning).
     """
     config = Config(config_dict=config_dict, config_file_list=config_file_list)
     _, train_data, valid_data, test_data, model = _build(config, log=False)
-    result = _train_and_test(config, model, train_data, valid_data, test_data, saved, False, False)
+    result = _train_and_test(
+        config, model, train_data, valid_data, test_data, saved, False, False, on_valid
+    )
     return {"model": config["model"], **result}
 
 
@@ -296,12 +338,17 @@ def load_data_and_model(model_file: str) -> tuple:
     return config, model, dataset, train_data, valid_data, test_data
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``run_recbole_hug.py``: RecBole's ``run_recbole.py`` flags."""
+def build_parser(model: str | None = None) -> argparse.ArgumentParser:
+    """The command line of ``run_recbole_hug.py``: RecBole's ``run_recbole.py`` flags; its help
+    ends with the options of ``model`` (default :data:`DEFAULT_MODEL`) and their yaml comments."""
+    model = model or DEFAULT_MODEL
     parser = argparse.ArgumentParser(
         prog="run_recbole_hug.py",
         description="Train and evaluate a recbole-hug or RecBole model. Any other option is "
-        "passed as --key=value (e.g. --epochs=10 --MAX_ITEM_LIST_LENGTH=20).",
+        "passed as --key=value (e.g. --epochs=10 --MAX_ITEM_LIST_LENGTH=20); "
+        "--model=NAME --help lists that model's options.",
+        epilog=model_options_help(model),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--model",
@@ -338,13 +385,16 @@ def _keys_in_files(files: Sequence[str]) -> set[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``run_recbole_hug.py``; returns the exit status."""
-    args, options = build_parser().parse_known_args(argv)
+    model_flag = argparse.ArgumentParser(add_help=False)
+    model_flag.add_argument("--model", "-m")
+    chosen = model_flag.parse_known_args(argv)[0].model
+    args, options = build_parser(chosen).parse_known_args(argv)
     config_files = args.config_files.strip().split(" ") if args.config_files else None
     in_files = _keys_in_files(config_files or [])
     model = args.model or (None if "model" in in_files else DEFAULT_MODEL)
     dataset = args.dataset or (None if "dataset" in in_files else DEFAULT_DATASET)
     try:
-        run(
+        result = run(
             model,
             dataset,
             config_file_list=config_files,
@@ -358,4 +408,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HugError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if result is not None:  # None: a machine without global rank 0 of a multi-machine run
+        print(result["summary"])
     return 0

@@ -1,8 +1,21 @@
 """The explicit registry: a model name maps to its model class, dataset class, yaml and trainer.
 
 No name-guessing: a plugin model is found because it is registered here (the shipped ones in
-:data:`BUILTIN_MODELS`, a user's own through :func:`register`), and RecBole's built-in models are
-found by RecBole's own module layout (``recbole_hug.utils.get_model``).
+:data:`BUILTIN_MODELS`, a user's own through :func:`register`), because an installed package
+declares it, or because it is named by its import path; RecBole's built-in models are found by
+RecBole's own module layout (``recbole_hug.utils.get_model``). The last two hold in every
+process (DDP and Ray workers, ``load_data_and_model``, serving), since each one finds the model
+again from its name alone:
+
+- **Entry points**: a package declares ``NAME = "package.module:Class"`` in the
+  :data:`ENTRY_POINT_GROUP` group of its metadata (``[project.entry-points."recbole_hug.models"]``
+  in its ``pyproject.toml``); ``--model=NAME`` then runs it, once the package is installed.
+- **Import paths**: ``--model=package.module:Class`` imports the class; the model's name (in log
+  and checkpoint file names, and in saved options) is that path.
+
+Either target is a model class, with its dataset, trainer and yaml found beside it
+(:func:`spec_beside`): ``<Class>Dataset`` and ``<Class>Trainer`` in its module, ``<Class>.yaml`` in
+its module's folder; or a :class:`ModelSpec`, which names them.
 
 Classes may be given as ``"package.module:Class"`` strings, imported on first use, so that reading
 the registry imports no model code.
@@ -11,12 +24,17 @@ the registry imports no model code.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from recbole_hug.errors import ConfigError
 from recbole_hug.paths import PROPERTIES_DIR
+
+#: The entry-point group in which installed packages declare their models.
+ENTRY_POINT_GROUP = "recbole_hug.models"
 
 
 def _resolve(target: type | str | None) -> Any:
@@ -128,10 +146,93 @@ def unregister(name: str) -> None:
 
 
 def get_spec(name: str) -> ModelSpec | None:
-    """The registration of ``name``, or None when it is not a plugin model."""
-    return _REGISTRY.get(name)
+    """The registration of ``name``, or None when it is not a plugin model.
+
+    A name that is not registered is looked up as an import path (``package.module:Class``), then
+    among the installed entry points (:data:`ENTRY_POINT_GROUP`); what is found is registered.
+
+    Raises:
+        ConfigError: naming the import path or entry point: it does not import, or its target
+            is neither a RecBole model class nor a :class:`ModelSpec`.
+    """
+    spec = _REGISTRY.get(name)
+    if spec is None:
+        spec = _import_path_spec(name) if ":" in name else _entry_point_spec(name)
+        if spec is not None:
+            _REGISTRY[name] = spec
+    return spec
 
 
 def registered_models() -> list[str]:
-    """The names of the registered plugin models, sorted."""
-    return sorted(_REGISTRY)
+    """The names of the registered plugin models and of the installed entry points, sorted."""
+    return sorted(set(_REGISTRY) | {point.name for point in _entry_points()})
+
+
+def _entry_points() -> metadata.EntryPoints:
+    return metadata.entry_points(group=ENTRY_POINT_GROUP)
+
+
+def _import_path_spec(path: str) -> ModelSpec:
+    """The model that ``package.module:Class`` names."""
+    where = f"model import path '{path}' (--model=package.module:Class)"
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"{where}: expected a module and a class, e.g. mypkg.models:MyModel")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ConfigError(f"{where}: cannot import module '{module_name}': {error}") from error
+    if not hasattr(module, attr):
+        raise ConfigError(f"{where}: module '{module_name}' has no attribute '{attr}'")
+    return _spec_of(path, getattr(module, attr), where)
+
+
+def _entry_point_spec(name: str) -> ModelSpec | None:
+    """The model that an installed package declares as ``name``, or None."""
+    points = [point for point in _entry_points() if point.name == name]
+    if not points:
+        return None
+    values = sorted({point.value for point in points})
+    if len(values) > 1:
+        raise ConfigError(
+            f"model '{name}' is declared by several entry points ({ENTRY_POINT_GROUP}): "
+            f"{', '.join(values)}"
+        )
+    point = points[0]
+    package = point.dist.name if point.dist is not None else "an unknown package"
+    where = f"entry point '{name} = {point.value}' (group {ENTRY_POINT_GROUP}, of {package})"
+    try:
+        target = point.load()
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(f"{where} does not load: {error}") from error
+    return _spec_of(name, target, where)
+
+
+def _spec_of(name: str, target: Any, where: str) -> ModelSpec:
+    """The registration of ``name`` from what an import path or entry point gives."""
+    from recbole.model.abstract_recommender import AbstractRecommender
+
+    if isinstance(target, ModelSpec):
+        return replace(target, name=name)
+    if isinstance(target, type) and issubclass(target, AbstractRecommender):
+        return spec_beside(name, target)
+    raise ConfigError(
+        f"{where} gives {target!r}, which is not a RecBole model (a subclass of "
+        "recbole.model.abstract_recommender.AbstractRecommender) nor a recbole_hug ModelSpec"
+    )
+
+
+def spec_beside(name: str, model: type) -> ModelSpec:
+    """A model class with what lies beside it: ``<Class>Dataset`` and ``<Class>Trainer`` in its
+    module, ``<Class>.yaml`` in its module's folder (each one optional)."""
+    module = sys.modules[model.__module__]
+    stem = model.__name__
+    module_file = getattr(module, "__file__", None)
+    config_file = Path(module_file).parent / f"{stem}.yaml" if module_file else None
+    return ModelSpec(
+        name,
+        model,
+        dataset=getattr(module, f"{stem}Dataset", None),
+        config_file=config_file if config_file is not None and config_file.is_file() else None,
+        trainer=getattr(module, f"{stem}Trainer", None),
+    )

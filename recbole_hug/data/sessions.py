@@ -14,10 +14,13 @@ Pipeline (:func:`build_personalized_sessions`, the official HG-GNN order): :func
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+logger = logging.getLogger(__name__)
 
 
 def session_starts_by_gap(users: np.ndarray, timestamps: np.ndarray, gap: float) -> np.ndarray:
@@ -247,13 +250,39 @@ def filter_sessions(
     if len(kept) == 0:
         raise ValueError(f"min_session_length={min_session_length} leaves no session")
     n_sessions = kept.groupby("user", sort=False)["session"].transform("nunique").to_numpy()
+    long_enough = kept
     kept = kept[n_sessions >= min_user_sessions]
     if len(kept) == 0:
         raise ValueError(
             f"min_user_sessions={min_user_sessions} leaves no user (after "
             f"min_session_length={min_session_length})"
         )
+    _warn_dropped(
+        "sessions",
+        sessions["session"].nunique(),
+        long_enough["session"].nunique(),
+        f"shorter than {min_session_length} items (option 'min_session_length')",
+    )
+    _warn_dropped(
+        "users",
+        sessions["user"].nunique(),
+        kept["user"].nunique(),
+        f"with fewer than {min_user_sessions} sessions of that length (option 'min_user_sessions')",
+    )
     return kept.reset_index(drop=True)
+
+
+def _warn_dropped(what: str, before: int, after: int, why: str) -> None:
+    """Warn that ``before - after`` of ``before`` users or sessions were dropped, and why."""
+    if after < before:
+        logger.warning(
+            "session data: dropped %d of %d %s %s; %d kept",
+            before - after,
+            before,
+            what,
+            why,
+            after,
+        )
 
 
 @dataclass(frozen=True)

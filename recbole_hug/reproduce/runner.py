@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from recbole_hug.config import resolve_data_path
 from recbole_hug.errors import ConfigError, DataError, HugError
 from recbole_hug.quick_start import objective_function
@@ -65,8 +63,6 @@ def run_cell(
     )
     seconds = time.perf_counter() - start
     checkpoint = max(checkpoint_dir.glob("*.pth"), key=lambda path: path.stat().st_mtime)
-    # Our own checkpoint (recbole_hug.trainer): plain data, as weights_only loads.
-    best_epoch = torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"]
     if not keep_checkpoint:
         shutil.rmtree(checkpoint_dir)
     return {
@@ -78,7 +74,7 @@ def run_cell(
         "options": json.dumps(cell.changed, sort_keys=True),
         **{f"valid_{key}": value for key, value in (result["best_valid_result"] or {}).items()},
         **{f"test_{key}": value for key, value in result["test_result"].items()},
-        "best_epoch": best_epoch,
+        "best_epoch": result["best_epoch"],
         "epochs_run": result["epochs_run"],
         "seconds": round(seconds, 2),
         "checkpoint": str(checkpoint.relative_to(folder)) if keep_checkpoint else "",

@@ -188,6 +188,22 @@ def test_filter_toy() -> None:
         filter_sessions(sessions, 3, 0)
 
 
+def test_filter_warns_how_many_were_dropped_and_which_option_controls_it(caplog) -> None:
+    sessions = remove_immediate_repeats(cut_sessions(toy_frame(), session_gap=100))
+    with caplog.at_level("WARNING", logger="recbole_hug.data.sessions"):
+        filter_sessions(sessions, 3, 5)
+    assert [record.getMessage() for record in caplog.records] == [
+        "session data: dropped 2 of 16 sessions shorter than 3 items (option "
+        "'min_session_length'); 14 kept",
+        "session data: dropped 1 of 3 users with fewer than 5 sessions of that length (option "
+        "'min_user_sessions'); 2 kept",
+    ]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="recbole_hug.data.sessions"):
+        filter_sessions(sessions, 1, 1)  # nothing dropped: no warning
+    assert not caplog.records
+
+
 # --- splits ------------------------------------------------------------------------------------
 
 
