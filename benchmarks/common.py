@@ -47,7 +47,9 @@ def epoch_seconds(model_name: str, options: dict, max_batches: int | None) -> tu
         if max_batches is not None and index == max_batches:
             break
         optimizer.zero_grad()
-        model.calculate_loss(batch).backward()
+        with torch.autocast("cpu", enabled=bool(config["enable_amp"])):  # as RecBole's trainer
+            loss = model.calculate_loss(batch)
+        loss.backward()
         optimizer.step()
     seconds = time.perf_counter() - start
     done = min(n_batches, max_batches or n_batches)

@@ -19,10 +19,12 @@ How each group is computed (the fused kernel of ``F.scaled_dot_product_attention
 maths allows; the explicit scores ``q_i^T k_j / sqrt(d_h) + bias_ij`` are the reference in
 ``tests/model/reference.py``, and ``tests/model/test_fused_attention.py`` checks that both agree):
 
-- sequence heads: ``psi`` is folded into the queries and keys, ``q'_i = [q_i, p_i U]`` and
-  ``k'_j = [k_j, p_j W]``, so that ``q'_i^T k'_j / sqrt(d_h)`` is Eq. 1's score plus ``psi``; the
-  values are zero-padded to the same width (the fused kernel wants equal widths) and the padding
-  is cut from the output. The causal mask is the kernel's own (``is_causal``): no bias tensor.
+- sequence heads: without ``psi`` (absolute positions), the kernel's own causal mask (no bias
+  tensor); with ``psi``, one ``[H_seq, L, L]`` float bias ``psi(p_i, p_j)``, ``-inf`` after
+  ``i``, broadcast over the batch. In training it carries ``psi``'s gradient, so PyTorch takes
+  its unfused path: folding ``psi`` into the queries and keys (``q' = [q, p U]``,
+  ``k' = [k, p W]``, fused, causal) is exact too, but doubles the heads' width, and measured
+  slower on this CPU (BENCHMARKS.md); without gradients (evaluation) the bias is fused.
 - MP heads: the ``[B, 1, L, L]`` boolean mask of collaborative neighbours, broadcast over heads.
 - SE heads: the ``[B, H_graph, L, L]`` float bias ``phi(s_ij)`` (``-inf`` after ``i``), which
   carries a gradient to ``phi`` in training.
@@ -145,13 +147,12 @@ class HUGAttention(nn.Module):
         positions: torch.Tensor | None,
         rows: torch.Tensor | None,
     ) -> torch.Tensor:
-        """Causal attention of ``[B, H_seq, L_q, d_h]`` queries over ``[B, H_seq, L, d_h]``
-        keys, with ``psi``: folded into q and k when it needs a gradient, else a float bias."""
+        """Causal attention of ``[B, H_seq, L_q, d_h]`` queries over ``[B, H_seq, L, d_h]`` keys,
+        plus ``psi``: the kernel's own causal mask without ``psi``, else one float bias
+        ``psi(p_i, p_j)`` (``-inf`` after ``i``) shared by the batch (module docstring)."""
         dropout = self.attn_dropout if self.training else 0.0
         if rows is None and self.psi is None:
             return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True)
-        if rows is None and torch.is_grad_enabled():
-            return self._folded_sequence_heads(q, k, v, positions, dropout)
         length = k.shape[2]
         keys = torch.arange(length, device=k.device)
         queries = keys.unsqueeze(1) if rows is None else rows.view(-1, 1, 1, 1)
@@ -162,28 +163,6 @@ class HUGAttention(nn.Module):
             scores = self.position_scores(positions).to(q.dtype)  # [H_seq, L, L]
             bias = bias + (scores if rows is None else scores[:, rows].transpose(0, 1)[:, :, None])
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout)
-
-    def _folded_sequence_heads(self, q, k, v, positions, dropout: float) -> torch.Tensor:
-        """``psi`` folded into ``[B, H_seq, L, d_h]`` queries and keys (module docstring)."""
-        batch, _, length, width = q.shape
-        # p_i U and p_j W: [L, 2, H_seq, d_h] -> two [B, H_seq, L, d_h]
-        left, right = (
-            self.psi(positions)
-            .to(q.dtype)
-            .view(length, 2, self.n_seq, width)
-            .permute(1, 2, 0, 3)
-            .unsqueeze(1)
-            .expand(-1, batch, -1, -1, -1)
-        )
-        context = F.scaled_dot_product_attention(
-            torch.cat([q, left], dim=-1),
-            torch.cat([k, right], dim=-1),
-            F.pad(v, (0, width)),
-            dropout_p=dropout,
-            is_causal=True,
-            scale=1.0 / math.sqrt(width),
-        )
-        return context[..., :width]
 
     def forward(
         self,
