@@ -197,7 +197,7 @@ def head_cost(batch: int, length: int, n_items: int, repeat: int, n_layers: int 
         f"of 50, forward + backward, HUG edges per batch included; best of {repeat})\n"
     )
     print("| heads | ms per batch | / sequence heads |\n|---|---|---|")
-    print(f"| 4 sequence heads (fused, psi folded into q/k) | {1000 * sequence:.1f} | 1.00 |")
+    print(f"| 4 sequence heads (causal, psi as one shared bias) | {1000 * sequence:.1f} | 1.00 |")
     for mode in ("MP", "SE"):
         seconds = run(heads, mode)
         print(f"| 4 graph heads, {mode} | {1000 * seconds:.1f} | {seconds / sequence:.2f} |")
