@@ -70,6 +70,23 @@ def _cached_svd(
     return embeddings
 
 
+def training_svd(dataset, users: np.ndarray, items: np.ndarray) -> torch.Tensor:
+    """``[n_items, svd_dim]``: the truncated SVD of the ``(users, items)`` training matrix of
+    ``dataset`` (its id counts, ``svd_dim``, ``seed``), cached in its ``checkpoint_dir``."""
+    config = dataset.config
+    embeddings = _cached_svd(
+        users,
+        items,
+        dataset.user_num,
+        dataset.item_num,
+        config["svd_dim"],
+        config["seed"],
+        Path(config["checkpoint_dir"]),
+        dataset.dataset_name,
+    )
+    return torch.from_numpy(embeddings)
+
+
 class HUGTDataset(ProtocolDataset):
     """RecBole's ``SequentialDataset`` for HUGT (see the module docstring).
 
@@ -155,14 +172,5 @@ class HUGTDataset(ProtocolDataset):
     def _add_svd(self) -> None:
         """Truncated SVD of the training user-item matrix (positions inside training windows)."""
         positions = self._train_positions
-        embeddings = _cached_svd(
-            self._stream_users[positions],
-            self._stream_items[positions],
-            self.user_num,
-            self.item_num,
-            self.config["svd_dim"],
-            self.config["seed"],
-            Path(self.config["checkpoint_dir"]),
-            self.dataset_name,
-        )
-        self.svd_item_embeddings = torch.from_numpy(embeddings)
+        users, items = self._stream_users[positions], self._stream_items[positions]
+        self.svd_item_embeddings = training_svd(self, users, items)

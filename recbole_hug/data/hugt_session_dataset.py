@@ -15,14 +15,12 @@ compared on one split. What HUGT needs on top, for the training rows only:
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from recbole.data.dataset import SequentialDataset
 from recbole.data.interaction import Interaction
 from recbole.utils import FeatureSource, FeatureType
 
-from recbole_hug.data.hugt_dataset import TARGET_LIST_FIELD, _cached_svd
+from recbole_hug.data.hugt_dataset import TARGET_LIST_FIELD, training_svd
 from recbole_hug.data.session_dataset import SessionDataset
 from recbole_hug.model.layers import head_split
 
@@ -44,16 +42,6 @@ class HUGTSessionDataset(SessionDataset):
         )
         if any(n_graph for _, n_graph in head_split(self.config)):
             interactions = self.training_interactions
-            train.svd_item_embeddings = torch.from_numpy(
-                _cached_svd(
-                    interactions["user"].to_numpy(),
-                    interactions["item"].to_numpy(),
-                    self.user_num,
-                    self.item_num,
-                    self.config["svd_dim"],
-                    self.config["seed"],
-                    Path(self.config["checkpoint_dir"]),
-                    self.dataset_name,
-                )
-            )
+            users, items = interactions["user"].to_numpy(), interactions["item"].to_numpy()
+            train.svd_item_embeddings = training_svd(self, users, items)
         return [train, valid, test]

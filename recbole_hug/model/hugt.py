@@ -165,7 +165,7 @@ class HUGT(SequentialRecommender):
         if self.training and self.attn_dropout and not self._logged_unfused:
             self.logger.info(
                 "HUGT: attn_dropout_prob > 0 has no fused attention kernel on this device; "
-                "training takes the unfused path (about 2-5x slower attention)"
+                "training takes the unfused, slower path (attn_dropout_prob: 0 keeps the fused one)"
             )
             self._logged_unfused = True
         length = item_seq.shape[1]

@@ -17,18 +17,12 @@ from recbole.data import data_preparation
 from recbole_hug.config import Config
 from recbole_hug.data.utils import create_dataset
 from recbole_hug.model.hugt import HUGT
-from tests.conftest import FAST_OPTIONS
 from tests.model.reference import reference_forward
+from tests.model.test_hugt import OPTIONS as HUGT_OPTIONS
 
 OPTIONS = {
-    **FAST_OPTIONS,
-    "MAX_ITEM_LIST_LENGTH": 8,
-    "svd_dim": 6,
-    "hug_k": 2,
+    **HUGT_OPTIONS,
     "spatial_clip": 3,
-    "hidden_size": 16,
-    "head_size": 8,
-    "inner_size": 16,
     "hidden_dropout_prob": 0.0,
     "attn_dropout_prob": 0.0,
 }
@@ -59,6 +53,19 @@ STAGED = [
 ]
 
 
+def _model(config, dataset, variant: dict) -> HUGT:
+    """A HUGT of ``variant`` (options over the module's), seeded; ``config`` is left as it was."""
+    saved = {key: config[key] for key in variant}
+    try:
+        for key, value in variant.items():
+            config[key] = value
+        torch.manual_seed(0)
+        return HUGT(config, dataset)
+    finally:
+        for key, value in saved.items():
+            config[key] = value
+
+
 def _items(n_items: int) -> torch.Tensor:
     """``[4, 8]`` items, right-padded: lengths 8, 5, 3 and 1."""
     generator = torch.Generator().manual_seed(1)
@@ -74,15 +81,7 @@ def _items(n_items: int) -> torch.Tensor:
 )
 def test_fused_path_matches_the_reference(prepared, variant: dict, training: bool) -> None:
     config, dataset = prepared
-    saved = {key: config[key] for key in variant}
-    try:
-        for key, value in variant.items():
-            config[key] = value
-        torch.manual_seed(0)
-        model = HUGT(config, dataset).train(training)
-    finally:
-        for key, value in saved.items():
-            config[key] = value
+    model = _model(config, dataset, variant).train(training)
     items = _items(dataset.item_num)
     weights = torch.randn(4, 8, config["hidden_size"], generator=torch.Generator().manual_seed(2))
     results = []
@@ -115,15 +114,7 @@ def test_evaluation_paths_match_the_reference(prepared, variant: dict) -> None:
     """Without gradients (evaluation): ``psi`` as a float bias, and the last block computed at
     one position per sequence (``rows``), both equal the reference at those positions."""
     config, dataset = prepared
-    saved = {key: config[key] for key in variant}
-    try:
-        for key, value in variant.items():
-            config[key] = value
-        torch.manual_seed(0)
-        model = HUGT(config, dataset).eval()
-    finally:
-        for key, value in saved.items():
-            config[key] = value
+    model = _model(config, dataset, variant).eval()
     items = _items(dataset.item_num)
     last = torch.tensor([7, 4, 2, 0])
     with torch.no_grad():
