@@ -18,6 +18,10 @@ Each fix is applied by the plugin's own entry points (``recbole_hug.config.Confi
 - ``recbole.quick_start`` imports ray (and, through ray 2.6, ``pkg_resources``, which
   setuptools >= 82 removed). The plugin never imports it: its quick start is
   ``recbole_hug.quick_start``.
+- RecBole's Pop counts an item once per batch however often the batch holds it
+  (``item_cnt[item] = item_cnt[item] + 1`` with repeated indices), so its "popularity" is the
+  number of batches holding an item, capped at the batch count, and depends on the batch size.
+  :func:`count_pop_rows` makes it count every training row.
 - pandas >= 3: RecBole's chained in-place ``fillna`` becomes a silent no-op and ``token_seq``
   fields break. No shim is sound, so ``pyproject.toml`` pins ``pandas<3`` (tested by loading an
   atomic file with empty cells).
@@ -102,3 +106,18 @@ def preserve_anomaly_mode() -> Iterator[None]:
         yield
     finally:
         torch.autograd.set_detect_anomaly(enabled, check_nan)
+
+
+def _pop_calculate_loss(self, interaction):  # noqa: ANN001, ANN202 (RecBole's signature)
+    """RecBole's ``Pop.calculate_loss``, counting every row (repeated items included)."""
+    item = interaction[self.ITEM_ID]
+    self.item_cnt.index_add_(0, item, torch.ones_like(item).unsqueeze(1))
+    self.max_cnt = torch.max(self.item_cnt, dim=0)[0]
+    return torch.nn.Parameter(torch.zeros(1)).to(self.device)
+
+
+def count_pop_rows() -> None:
+    """Make RecBole's Pop count each training row (module docstring). Idempotent."""
+    from recbole.model.general_recommender.pop import Pop
+
+    Pop.calculate_loss = _pop_calculate_loss

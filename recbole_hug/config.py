@@ -40,7 +40,8 @@ from recbole.utils.argument_list import (
 
 from recbole_hug import registry
 from recbole_hug.checks import check_option_values, recbole_bool_options
-from recbole_hug.compat import restore_legacy_numpy_names
+from recbole_hug.compat import count_pop_rows, restore_legacy_numpy_names
+from recbole_hug.data.protocols import HUGT
 from recbole_hug.errors import ConfigError, DataError, HugError
 from recbole_hug.paths import ATOMIC_DATA_DIR, PROPERTIES_DIR
 from recbole_hug.resume import find_resume_file
@@ -212,6 +213,12 @@ def resolve_data_path(dataset: str, data_path: str | None) -> Path:
     )
 
 
+#: RecBole's general models whose scores ignore the user and the sequence, so they rank the
+#: rows of any sequential protocol as they are (RecBole's Pop: training counts): with
+#: ``eval_protocol: hugt`` they read its sequential rows, counting the training rows' targets.
+SEQUENCE_BLIND_MODELS: frozenset[str] = frozenset({"Pop"})
+
+
 class Config(RecBoleConfig):
     """RecBole's Config with the plugin's properties, registry and checks (see module docstring).
 
@@ -250,6 +257,7 @@ class Config(RecBoleConfig):
     # RecBole's steps, replaced
     def compatibility_settings(self) -> None:
         restore_legacy_numpy_names()
+        count_pop_rows()
 
     def _convert_config_dict(self, config_dict: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -341,6 +349,11 @@ class Config(RecBoleConfig):
     def _set_default_parameters(self) -> None:
         self._check_options()
         options = self.final_config_dict
+        if self.model in SEQUENCE_BLIND_MODELS and options.get("eval_protocol") == HUGT:
+            options["MODEL_TYPE"] = ModelType.SEQUENTIAL  # scored on the protocol's own rows
+            options["repeatable"] = True  # as every sequential model: seen items stay candidates
+            if "train_neg_sample_args" not in self.external_config_dict:
+                options["train_neg_sample_args"] = None  # count the targets, not sampled items
         if (
             options["MODEL_TYPE"] == ModelType.SEQUENTIAL
             and options.get("loss_type") == "CE"

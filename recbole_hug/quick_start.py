@@ -108,7 +108,9 @@ def _train_and_test(
     Returns:
         RecBole's ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``,
         ``test_result``, ``epochs_run`` (the epochs ``fit`` trained) and ``best_epoch`` (the
-        epoch of the best validation score, from 0; None without validation).
+        epoch of the best validation score, from 0; None without validation) and ``epoch_log``
+        (per epoch: times, training loss, validation score and result;
+        :class:`recbole_hug.trainer.HugTrainerMixin`).
     """
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     trainer.set_serving_data(train_data, valid_data, test_data)
@@ -138,6 +140,7 @@ def _train_and_test(
         "test_result": test_result,
         "epochs_run": len(trainer.train_loss_dict),
         "best_epoch": _best_epoch(trainer, scores, saved, config["valid_metric_bigger"]),
+        "epoch_log": trainer.epoch_log,
     }
 
 

@@ -12,6 +12,12 @@ Added behaviour:
   start of each epoch from the epoch number alone, so a resumed run continues the schedule.
 - ``stopping_strict``: early stopping counts a validation score equal to the best as no
   progress (the HG-GNN paper's "does not increase"; RecBole counts it as progress).
+- ``stopping_exact``: a run stops after exactly ``stopping_step`` epochs without a better
+  validation score, the papers' count; RecBole's ``early_stopping`` stops only when the count
+  exceeds ``stopping_step``, one epoch later.
+- ``epoch_log``: per epoch, its training time and loss, and its validation time, score and
+  result; kept in the resume state, so a resumed run has its whole history (the reproduction
+  runner writes it beside each run: learning curves, epoch and evaluation times).
 - Checkpoints written atomically with a checksum (:func:`recbole_hug.files.save_checkpoint`),
   and a resume state beside the best checkpoint, which ``--resume`` continues from
   (:mod:`recbole_hug.resume`).
@@ -29,6 +35,7 @@ Added behaviour:
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from functools import cache
@@ -363,6 +370,21 @@ def warn_slow_amp(config: Any, logger: Any) -> bool:
     return True
 
 
+def exact_stopping_step(stopping_step: Any) -> int:
+    """RecBole's ``max_step`` that stops after exactly ``stopping_step`` epochs without a
+    better validation score (RecBole stops once its counter exceeds ``max_step``).
+
+    Raises:
+        ConfigError: ``stopping_step`` is not an integer >= 1.
+    """
+    if isinstance(stopping_step, bool) or not isinstance(stopping_step, int) or stopping_step < 1:
+        raise ConfigError(
+            "stopping_step must be an integer >= 1 with stopping_exact: True, got "
+            f"{stopping_step!r}"
+        )
+    return stopping_step - 1
+
+
 class HugTrainerMixin:
     """Put in front of a RecBole trainer class (see :func:`hug_trainer`)."""
 
@@ -372,7 +394,10 @@ class HugTrainerMixin:
         self._fit_parts: list[Any] = []
         self._serving: dict[str, Any] | None = None
         self._saving = False
+        self.epoch_log: list[dict[str, Any]] = []
         super().__init__(config, model)
+        if config["stopping_exact"]:
+            self.stopping_step = exact_stopping_step(config["stopping_step"])
         warn_slow_amp(config, self.logger)
         self._resume_state: dict[str, Any] | None = None
         if isinstance(self, Trainer) and config["resume"]:
@@ -391,6 +416,7 @@ class HugTrainerMixin:
         self.best_valid_score = state["best_valid_score"]
         self.best_valid_result = state["best_valid_result"]
         self.train_loss_dict = dict(state["train_loss_dict"])
+        self.epoch_log = [dict(epoch) for epoch in state.get("epoch_log", [])]
         self.saved_model_file = state["saved_model_file"]
         self.logger.info(
             set_color("Resume", "blue")
@@ -435,6 +461,7 @@ class HugTrainerMixin:
             "best_valid_score": plain(self.best_valid_score),
             "best_valid_result": plain(self.best_valid_result),
             "train_loss_dict": plain(self.train_loss_dict),
+            "epoch_log": plain(self.epoch_log),
             "state_dict": self.model.state_dict(),
             "other_parameter": self.model.other_parameter(),
             "optimizer": self.optimizer.state_dict(),
@@ -479,7 +506,14 @@ class HugTrainerMixin:
         )
         for group in self.optimizer.param_groups:
             group["lr"] = rate
-        return super()._train_epoch(train_data, epoch_idx, *args, **kwargs)
+        start = time.perf_counter()
+        loss = super()._train_epoch(train_data, epoch_idx, *args, **kwargs)
+        seconds = time.perf_counter() - start
+        total = sum(loss) if isinstance(loss, tuple) else loss
+        self.epoch_log.append(
+            {"epoch": epoch_idx, "train_seconds": seconds, "train_loss": float(total)}
+        )
+        return loss
 
     def _valid_epoch(self, valid_data: Any, *args: Any, **kwargs: Any) -> tuple[float, dict]:
         """RecBole's validation; with ``stopping_strict``, a score equal to the best is a stall.
@@ -488,7 +522,14 @@ class HugTrainerMixin:
         score stops moving (as under learning-rate decay) never stops; the score handed to it
         is then one float step worse than the best (the logged metrics are untouched).
         """
+        start = time.perf_counter()
         score, result = super()._valid_epoch(valid_data, *args, **kwargs)
+        if self.epoch_log:
+            self.epoch_log[-1].update(
+                valid_seconds=time.perf_counter() - start,
+                valid_score=float(score),
+                valid_result={key: float(value) for key, value in result.items()},
+            )
         if self.config["stopping_strict"] and score == self.best_valid_score:
             score = math.nextafter(score, -math.inf if self.valid_metric_bigger else math.inf)
         return score, result

@@ -113,3 +113,20 @@ def test_pandas_pin_keeps_recbole_filling_missing_cells(tmp_path: Path, workdir:
     assert not prices.isna().any()
     assert sorted(prices) == [2.0, 3.0, 4.0, 4.0, 4.0, 5.0, 6.0]  # missing (and padding) -> mean
     assert sum(len(tags) for tags in dataset.item_feat["tags"]) == 5  # empty cells -> []
+
+
+def test_pop_counts_every_row_of_a_batch(tiny_data: Path) -> None:
+    from recbole.model.general_recommender.pop import Pop
+
+    Config("Pop", "tiny", config_dict={**FAST_OPTIONS, "data_path": str(tiny_data)})
+    assert Pop.calculate_loss is compat._pop_calculate_loss
+    items = torch.tensor([1, 1, 1, 2])
+    recbole_way = torch.zeros(3, 1, dtype=torch.long)
+    recbole_way[items, :] = recbole_way[items, :] + 1  # RecBole's own line: item 1 counted once
+    assert recbole_way.view(-1).tolist() == [0, 1, 1]
+    model = type("FakePop", (), {})()
+    model.ITEM_ID, model.device = "item_id", "cpu"
+    model.item_cnt = torch.zeros(3, 1, dtype=torch.long)
+    compat._pop_calculate_loss(model, {"item_id": items})
+    assert model.item_cnt.view(-1).tolist() == [0, 3, 1]
+    assert model.max_cnt.tolist() == [3]

@@ -21,6 +21,7 @@ from recbole_hug.trainer import (
     CHECKPOINT_KEY,
     config_dict_from_options,
     decayed_learning_rate,
+    exact_stopping_step,
     hug_trainer,
     plain,
     plain_options,
@@ -198,15 +199,29 @@ def test_user_histories_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
     assert found["seen_items"].tolist() == [5, 6, 7, 8, 1, 2, 3, 4, 9]
 
 
-@pytest.mark.parametrize(("strict", "epochs_run"), [(True, 4), (False, 8)])
+@pytest.mark.parametrize(
+    ("strict", "exact", "epochs_run"), [(True, False, 4), (True, True, 3), (False, False, 8)]
+)
 def test_strict_stopping_counts_a_tie_as_no_progress(
-    strict: bool, epochs_run: int, tiny_data: Path, workdir: Path
+    strict: bool, exact: bool, epochs_run: int, tiny_data: Path, workdir: Path
 ) -> None:
     # learning rate 0: every validation score ties with the first; stopping_step 2 stops a
-    # strict run after epochs 1, 2 and 3 stall, while RecBole's rule runs all 8 epochs
+    # strict run after epochs 1, 2 and 3 stall (RecBole's count: 3 > 2), an exact one after
+    # epochs 1 and 2, while RecBole's rule runs all 8 epochs
     trainer, train, valid = _trainer(
-        tiny_data, epochs=8, learning_rate=0.0, stopping_step=2, stopping_strict=strict
+        tiny_data,
+        epochs=8,
+        learning_rate=0.0,
+        stopping_step=2,
+        stopping_strict=strict,
+        stopping_exact=exact,
     )
     seen = []
     trainer.fit(train, valid, saved=False, verbose=False, callback_fn=lambda e, s: seen.append(e))
     assert len(seen) == epochs_run
+
+
+@pytest.mark.parametrize("step", [0, -1, 2.5, True])
+def test_exact_stopping_rejects_a_step_below_one(step: object) -> None:
+    with pytest.raises(ConfigError, match="stopping_step"):
+        exact_stopping_step(step)

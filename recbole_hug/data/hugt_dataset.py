@@ -47,6 +47,7 @@ def _cached_svd(
     n_items: int,
     dim: int,
     seed: int,
+    scaled: bool,
     folder: Path,
     dataset: str,
 ) -> np.ndarray:
@@ -55,7 +56,7 @@ def _cached_svd(
     for part in (
         users.astype(np.int64),
         items.astype(np.int64),
-        np.array([n_users, n_items, dim, seed]),
+        np.array([n_users, n_items, dim, seed, int(scaled)]),
     ):
         digest.update(part.tobytes())
     path = folder / f"{dataset}-HUGT-svd-{digest.hexdigest()[:16]}.npy"
@@ -63,7 +64,7 @@ def _cached_svd(
     if cached is not None:
         return cached
     try:
-        embeddings = svd_item_embeddings(users, items, n_users, n_items, dim, seed)
+        embeddings = svd_item_embeddings(users, items, n_users, n_items, dim, seed, scaled)
     except ValueError as error:
         raise ConfigError(str(error)) from error
     save_array(embeddings, path)  # atomic: the processes of a multi-process run may all write it
@@ -72,7 +73,8 @@ def _cached_svd(
 
 def training_svd(dataset, users: np.ndarray, items: np.ndarray) -> torch.Tensor:
     """``[n_items, svd_dim]``: the truncated SVD of the ``(users, items)`` training matrix of
-    ``dataset`` (its id counts, ``svd_dim``, ``seed``), cached in its ``checkpoint_dir``."""
+    ``dataset`` (its id counts, ``svd_dim``, ``seed``, ``svd_scaled``), cached in its
+    ``checkpoint_dir``."""
     config = dataset.config
     embeddings = _cached_svd(
         users,
@@ -81,6 +83,7 @@ def training_svd(dataset, users: np.ndarray, items: np.ndarray) -> torch.Tensor:
         dataset.item_num,
         config["svd_dim"],
         config["seed"],
+        bool(config["svd_scaled"]),
         Path(config["checkpoint_dir"]),
         dataset.dataset_name,
     )

@@ -61,6 +61,7 @@ def svd_item_embeddings(
     n_items: int,
     dim: int,
     seed: int = 0,
+    scaled: bool = False,
 ) -> np.ndarray:
     """Item embeddings for collaborative similarity: truncated SVD of the user-item matrix.
 
@@ -78,7 +79,9 @@ def svd_item_embeddings(
     * ``R ~= U diag(s) V^T`` is computed with scikit-learn's randomized SVD (the routine behind
       ``TruncatedSVD``), deterministic for a given ``seed``. The embedding of item ``i`` is row
       ``i`` of ``V`` (the right singular vectors, *not* scaled by ``s``), i.e. the paper's ``V``,
-      which is ``TruncatedSVD.components_``.
+      which is ``TruncatedSVD.components_``. With ``scaled`` the row is ``V[i] * s`` instead
+      (the item factors of ``R ~= (U) (diag(s) V^T)``, what ``TruncatedSVD.transform`` of the
+      item-user matrix gives): an ablation of this reading, option ``svd_scaled``.
     * Rows are L2-normalised so cosine similarity is a plain dot product. Row 0 (RecBole's
       padding item) and rows of items without any given interaction are exactly zero, so their
       similarity with everything is 0.
@@ -96,6 +99,7 @@ def svd_item_embeddings(
             collaborative signal is left), and at most the number of real users ``n_users - 1``
             (the rank bound of ``R``: further components are not defined by the data).
         seed: random state of the randomized SVD.
+        scaled: scale each component by its singular value before the normalisation.
 
     Returns:
         ``[n_items, dim]`` float32 array with unit-norm or zero rows; row 0 is zero.
@@ -150,8 +154,10 @@ def svd_item_embeddings(
     )
     matrix.data = np.minimum(matrix.data, 1.0)
 
-    _, _, vt = randomized_svd(matrix, n_components=dim, random_state=seed)
+    _, singular, vt = randomized_svd(matrix, n_components=dim, random_state=seed)
     emb = np.ascontiguousarray(vt.T, dtype=np.float64)  # [n_items, dim]
+    if scaled:
+        emb *= singular[None, :]
 
     has_interaction = np.zeros(n_items, dtype=bool)
     has_interaction[item_ids] = True

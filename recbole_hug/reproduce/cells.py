@@ -78,6 +78,7 @@ class Cell:
         config: the hash of the resolved configuration (the cell's identity).
         valid_metric: the resolved ``valid_metric``, as RecBole's result key (``hit@10``).
         lr_of: for a learning-rate candidate, the name of the entry it is a candidate of.
+        seeds: at most this many seeds (the entry's ``seeds``); None for all.
     """
 
     table: str
@@ -88,6 +89,7 @@ class Cell:
     config: str
     valid_metric: str = ""
     lr_of: str | None = None
+    seeds: int | None = None
 
     @property
     def key(self) -> str:
@@ -185,4 +187,5 @@ def _cell(
         changed=canonical(changed),
         config=_digest(resolved, 16),
         valid_metric=str(config["valid_metric"]).lower(),
+        seeds=entry.seeds,
     )

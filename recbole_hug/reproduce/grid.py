@@ -9,6 +9,9 @@ lowest first (each layer replaces whole options):
 ``datasets.<name>.models.<model>`` < ``quick.options`` < ``quick.models.<model>`` (with
 ``--quick``) < the entry's ``options``.
 
+An entry's ``seeds`` caps the seeds it runs with (the first ones of the run's list): the grid's
+``seeds`` for the cells whose spread is reported, 1 for the others.
+
 A table with ``choose_lr: True`` chooses each entry's learning rate on validation: every
 entry runs once per learning rate of the list (``learning_rates``; a dataset's or ``--quick``'s
 own list replaces it) with the first seed, and its seeds run at the one with the best validation
@@ -103,6 +106,7 @@ class Entry:
         x: the point's position on a figure's x axis, None in a table.
         paper: the paper's numbers per dataset column, in the grid's ``metrics`` order (None
             for a metric the paper does not report).
+        seeds: at most this many seeds run the entry; None for all of the run's seeds.
     """
 
     name: str
@@ -110,6 +114,7 @@ class Entry:
     options: dict[str, Any]
     x: float | None
     paper: dict[str, tuple[float | None, ...]]
+    seeds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -229,7 +234,7 @@ def papers() -> list[str]:
 def _entry(node: Any, where: str, n_metrics: int, columns: list[str], figure: bool) -> Entry:
     if not isinstance(node, dict):
         raise ConfigError(f"grid {where}: an entry must be a mapping, got {node!r}")
-    _check_keys(node, {"name", "model", "options", "x", "paper"}, where)
+    _check_keys(node, {"name", "model", "options", "x", "paper", "seeds"}, where)
     name = _field(node, "name", str, where)
     x = _field(node, "x", (int, float), where, None)
     if figure and x is None:
@@ -259,7 +264,8 @@ def _entry(node: Any, where: str, n_metrics: int, columns: list[str], figure: bo
     model = _field(node, "model", str, where, None)
     if model is None and not paper:
         raise ConfigError(f"grid {where}: entry '{name}' has neither a model nor paper numbers")
-    return Entry(name, model, _options(node, "options", where), x, paper)
+    seeds = _positive(node, "seeds", where) if node.get("seeds") is not None else None
+    return Entry(name, model, _options(node, "options", where), x, paper, seeds)
 
 
 def _table(name: str, node: Any, path: Path, n_metrics: int, columns: list[str]) -> Table:

@@ -9,13 +9,22 @@ grid) are added.
 
 ``runs.csv`` is rewritten whole after each run, into a temporary file renamed over the old one,
 so that a crash leaves either the old or the new file, never a torn one.
+
+Several runner processes may share a folder (one per core): each takes a run by creating
+``claims/<run_id>`` (holding its process id) before it starts it, and skips a run that a live
+process has claimed; a claim whose process has ended is taken over (the run resumes from its
+resume state). runs.csv is read, merged and written under an exclusive lock (``.lock``), so no
+process's rows are lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +34,23 @@ from recbole_hug.reproduce.cells import Cell
 
 MANIFEST = "grid.json"
 RUNS = "runs.csv"
+#: The folder of the runs being trained: ``claims/<run_id>`` holds the process id.
+CLAIMS = "claims"
+#: The folder of each run's epochs: ``epochs/<run_id>.json``
+#: (:func:`recbole_hug.reproduce.runner.write_epochs`).
+EPOCHS = "epochs"
 
 #: The first columns of runs.csv; the metric columns (``valid_<metric>``, ``test_<metric>``)
 #: follow, then :data:`LAST_COLUMNS`.
 FIRST_COLUMNS = ("run_id", "table", "entry", "model", "seed", "options")
-LAST_COLUMNS = ("best_epoch", "epochs_run", "seconds", "checkpoint")
+LAST_COLUMNS = (
+    "best_epoch",
+    "epochs_run",
+    "epoch_seconds",
+    "valid_seconds",
+    "seconds",
+    "checkpoint",
+)
 #: The top-level keys of grid.json that must match for a folder to be reused.
 IDENTITY_KEYS = ("paper", "dataset", "data_path", "quick", "first_seed")
 
@@ -161,3 +182,39 @@ class ResultsFolder:
             writer.writerows(rows)
 
         _write_atomically(self.runs_file, write)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder's exclusive lock (other runner processes wait for it)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def claim_run(self, run_id: str) -> bool:
+        """Take ``run_id`` for this process; False if a live process holds it (call under
+        :meth:`locked`)."""
+        path = self.path / CLAIMS / run_id
+        if path.is_file():
+            text = path.read_text(encoding="utf-8").strip()
+            if text.isdigit() and int(text) != os.getpid() and _alive(int(text)):
+                return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        return True
+
+    def release_run(self, run_id: str) -> None:
+        """Drop this process's claim of ``run_id``."""
+        (self.path / CLAIMS / run_id).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` is a running reproduction runner."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"reproduce" in command

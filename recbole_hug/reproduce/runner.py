@@ -2,11 +2,16 @@
 
 Each run goes through :func:`recbole_hug.quick_start.objective_function` (the plugin's models and
 RecBole's alike), with its checkpoint in ``<results>/saved/<run_id>/`` (the test uses the best
-validation epoch's weights) and RecBole's log in ``./log/`` as usual. Finished runs are never
-redone: a run is found in runs.csv by its id (see :mod:`recbole_hug.reproduce.cells`), and a
-cell that repeats another cell's configuration reuses its runs. Tables that choose learning rates
-on validation first run every entry's candidates with the first seed, then the chosen ones with
-every seed (:mod:`recbole_hug.reproduce.learning_rates`).
+validation epoch's weights) and RecBole's log in ``./log/`` as usual. A run that was stopped
+mid-way continues from the resume state it left there (:mod:`recbole_hug.resume`, written at
+the start of every epoch), with its history, instead of starting over. Each finished run's
+epochs (times, training loss, validation score and metrics) go to
+``<results>/epochs/<run_id>.json`` (the learning curves). Finished runs are never redone: a run
+is found in runs.csv by its id (see :mod:`recbole_hug.reproduce.cells`), and a cell that repeats
+another cell's configuration reuses its runs. Several processes may run one grid into one folder
+at once (:class:`~recbole_hug.reproduce.results.ResultsFolder` claims). Tables that choose
+learning rates on validation first run every entry's candidates with the first seed, then the
+chosen ones with every seed (:mod:`recbole_hug.reproduce.learning_rates`).
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from typing import Any
 
 from recbole_hug.config import resolve_data_path
 from recbole_hug.errors import ConfigError, DataError, HugError
+from recbole_hug.files import atomic_file
 from recbole_hug.quick_start import objective_function
 from recbole_hug.reproduce.cells import Cell, build_cells
 from recbole_hug.reproduce.grid import load_grid, papers
 from recbole_hug.reproduce.learning_rates import choices, drop_stale
 from recbole_hug.reproduce.report import write_report
-from recbole_hug.reproduce.results import ResultsFolder, manifest
+from recbole_hug.reproduce.results import EPOCHS, ResultsFolder, manifest
+from recbole_hug.resume import RESUME_SUFFIX
 
 
 def default_out(paper: str, dataset: str, quick: bool) -> Path:
@@ -44,24 +51,30 @@ def run_cell(
     Returns:
         ``run_id``, ``table``, ``entry``, ``model``, ``seed``, ``options`` (JSON), the valid and
         test metrics (``valid_<metric>``, ``test_<metric>``), ``best_epoch``, ``epochs_run``,
-        ``seconds`` (wall time of the run, data loading included) and ``checkpoint`` (relative to
-        the results folder; empty when not kept).
+        ``epoch_seconds`` and ``valid_seconds`` (mean training and validation time of an
+        epoch), ``seconds`` (wall time of this process's part of the run, data loading
+        included; a resumed run's earlier part is in its epochs file) and ``checkpoint``
+        (relative to the results folder; empty when not kept).
     """
     run_id = cell.run_id(seed)
     checkpoint_dir = folder / "saved" / run_id
+    options = {
+        **cell.options,
+        "model": cell.model,
+        "dataset": dataset,
+        "data_path": str(data_path),
+        "seed": seed,
+        "checkpoint_dir": str(checkpoint_dir),
+    }
+    states = sorted(checkpoint_dir.glob(f"*{RESUME_SUFFIX}"), key=lambda p: p.stat().st_mtime)
+    if states:  # an interrupted run of this cell and seed: continue it
+        options["resume"] = str(states[-1])
+        print(f"  resuming {states[-1]}", flush=True)
     start = time.perf_counter()
-    result = objective_function(
-        {
-            **cell.options,
-            "model": cell.model,
-            "dataset": dataset,
-            "data_path": str(data_path),
-            "seed": seed,
-            "checkpoint_dir": str(checkpoint_dir),
-        },
-        saved=True,
-    )
+    result = objective_function(options, saved=True)
     seconds = time.perf_counter() - start
+    epochs = result.get("epoch_log", [])
+    write_epochs(folder, run_id, epochs)
     checkpoint = max(checkpoint_dir.glob("*.pth"), key=lambda path: path.stat().st_mtime)
     if not keep_checkpoint:
         shutil.rmtree(checkpoint_dir)
@@ -76,9 +89,24 @@ def run_cell(
         **{f"test_{key}": value for key, value in result["test_result"].items()},
         "best_epoch": result["best_epoch"],
         "epochs_run": result["epochs_run"],
+        "epoch_seconds": _mean_of(epochs, "train_seconds"),
+        "valid_seconds": _mean_of(epochs, "valid_seconds"),
         "seconds": round(seconds, 2),
         "checkpoint": str(checkpoint.relative_to(folder)) if keep_checkpoint else "",
     }
+
+
+def write_epochs(folder: Path, run_id: str, epochs: Sequence[dict[str, Any]]) -> Path:
+    """Write ``<folder>/epochs/<run_id>.json``: the run's epochs (its learning curve)."""
+    path = folder / EPOCHS / f"{run_id}.json"
+    with atomic_file(path, "w", encoding="utf-8") as handle:
+        json.dump(list(epochs), handle, indent=0, sort_keys=True)
+    return path
+
+
+def _mean_of(epochs: Sequence[dict[str, Any]], key: str) -> float | str:
+    values = [epoch[key] for epoch in epochs if key in epoch]
+    return round(sum(values) / len(values), 2) if values else ""
 
 
 def reproduce(
@@ -92,6 +120,9 @@ def reproduce(
     keep_checkpoints: bool = True,
 ) -> list[Path]:
     """Run the grid of ``paper`` on ``dataset`` and write the results folder.
+
+    Entries that run with every seed (those whose spread is reported) run first, seed by
+    seed, then the entries capped at fewer seeds (``seeds`` in the grid).
 
     Everything is checked before the first run: the paper, the dataset and the table names, the
     dataset's file, every entry's model and options, and that the results folder holds this
@@ -142,8 +173,11 @@ def reproduce(
         (seed, cell)
         for seed in seed_list
         for cell in every_cell
-        if cell.table in names and (cell.lr_of is None or seed == first)
-    ]  # learning-rate candidates: the first seed only
+        if cell.table in names
+        and (cell.lr_of is None or seed == first)  # learning-rate candidates: the first seed
+        and _runs(cell, seed, first)
+    ]
+    todo.sort(key=lambda run: run[1].seeds is not None)  # entries with every seed first (stable)
     rows = folder.read_runs()
     command = _command(paper, dataset, n_seeds, out_path, quick, tables, data_path)
     run = (folder, dataset, data_folder.parent, keep_checkpoints, grid.metrics)
@@ -155,13 +189,20 @@ def reproduce(
         drop_stale(rows, chosen)
         if len(rows) != before:
             folder.write_runs(rows)
-        _run_missing([(seed, cell) for seed in seed_list for cell in chosen], rows, *run)
+        chosen_runs = [(s, cell) for s in seed_list for cell in chosen if _runs(cell, s, first)]
+        _run_missing(chosen_runs, rows, *run)
     finally:
         found = choices(every_cell, rows, first)
         written = (
             write_report(grid, section, seed_list, rows, out_path, command, found) if rows else []
         )
     return written
+
+
+def _runs(cell: Cell, seed: int, first: int) -> bool:
+    """Whether ``cell`` runs with ``seed``: one of its first ``seeds`` from ``first`` (every
+    seed without a cap)."""
+    return cell.seeds is None or seed - first < cell.seeds
 
 
 def _data_folder(dataset: str, data_path: str | Path | None) -> Path:
@@ -191,28 +232,53 @@ def _run_missing(
     metrics: Sequence[str],
 ) -> None:
     """Add to ``rows`` (and runs.csv, after each) the rows of ``todo`` that it lacks: a run of
-    the same id is copied, any other is run."""
-    done = {(row["table"], row["entry"], row["seed"]) for row in rows}
-    by_run = {row["run_id"]: row for row in rows}
+    the same id is copied, a run that another process is training is skipped (its row comes
+    with runs.csv later), any other is run."""
     for number, (seed, cell) in enumerate(todo, 1):
-        if (cell.table, cell.entry, str(seed)) in done:
-            continue
         label = f"[{number}/{len(todo)}] {cell.key} ({cell.model}) seed {seed}"
         run_id = cell.run_id(seed)
-        if run_id in by_run:
-            row = {**by_run[run_id], "table": cell.table, "entry": cell.entry}
-            print(f"{label}: the run of {by_run[run_id]['table']}/{by_run[run_id]['entry']}")
-        else:
-            print(f"{label}: running", flush=True)
-            try:
-                result = run_cell(cell, dataset, data_root, seed, folder.path, keep_checkpoints)
-            except HugError as error:
-                raise type(error)(f"{cell.key} seed {seed}: {error}") from error
-            row = {key: str(value) for key, value in result.items()}
-            by_run[run_id] = row
-            print(f"{label}: {row['seconds']} s, " + _metrics(row, metrics))
-        rows.append(row)
-        folder.write_runs(rows)
+        with folder.locked():
+            _merge(rows, folder.read_runs())
+            if _row_of(rows, cell, seed) is not None:
+                continue
+            copied = next((r for r in rows if r["run_id"] == run_id), None)
+            if copied is not None:
+                rows.append({**copied, "table": cell.table, "entry": cell.entry})
+                folder.write_runs(rows)
+                print(f"{label}: the run of {copied['table']}/{copied['entry']}")
+                continue
+            if not folder.claim_run(run_id):
+                print(f"{label}: being run by another process", flush=True)
+                continue
+        print(f"{label}: running", flush=True)
+        try:
+            result = run_cell(cell, dataset, data_root, seed, folder.path, keep_checkpoints)
+        except HugError as error:
+            folder.release_run(run_id)
+            raise type(error)(f"{cell.key} seed {seed}: {error}") from error
+        except BaseException:
+            folder.release_run(run_id)
+            raise
+        row = {key: str(value) for key, value in result.items()}
+        with folder.locked():
+            _merge(rows, folder.read_runs())
+            rows.append(row)
+            folder.write_runs(rows)
+            folder.release_run(run_id)
+        print(f"{label}: {row['seconds']} s, " + _metrics(row, metrics))
+
+
+def _row_of(rows: Sequence[dict[str, str]], cell: Cell, seed: int) -> dict[str, str] | None:
+    """The row of ``cell`` with ``seed`` in ``rows``, or None."""
+    key = (cell.table, cell.entry, str(seed))
+    return next((r for r in rows if (r["table"], r["entry"], r["seed"]) == key), None)
+
+
+def _merge(rows: list[dict[str, str]], found: Sequence[dict[str, str]]) -> None:
+    """Append to ``rows`` the rows of ``found`` (runs.csv as other processes left it) that it
+    lacks."""
+    have = {(r["table"], r["entry"], r["seed"]) for r in rows}
+    rows.extend(r for r in found if (r["table"], r["entry"], r["seed"]) not in have)
 
 
 def _metrics(row: dict[str, str], metrics: Sequence[str]) -> str:

@@ -151,3 +151,28 @@ def test_dataloaders_read_windows_and_rows(splits, tiny_data: Path) -> None:
     assert batch[TARGET_LIST_FIELD].shape == batch["item_id_list"].shape
     batch = next(iter(valid))[0]
     assert batch["item_id_list"].shape[1] == 4
+
+
+def test_svd_scaled_reaches_the_embeddings_and_its_own_cache(
+    tiny_data: Path, workdir: Path
+) -> None:
+    # both runs share one checkpoint_dir: the cache must tell the two readings apart
+    plain_set, (plain_train, *_) = _splits("HUGT", tiny_data, eval_protocol="hugt")
+    scaled_set, (scaled_train, *_) = _splits(
+        "HUGT", tiny_data, eval_protocol="hugt", svd_scaled=True
+    )
+    users, items = scaled_set._stream_users, scaled_set._stream_items
+    is_train = stream_parts(users, 0.9, 0.3, scaled_set.config["seed"]) == TRAIN
+    expected = svd_item_embeddings(
+        users[is_train],
+        items[is_train],
+        scaled_set.user_num,
+        scaled_set.item_num,
+        4,
+        scaled_set.config["seed"],
+        scaled=True,
+    )
+    assert np.allclose(scaled_train.svd_item_embeddings.numpy(), expected)
+    assert not np.allclose(
+        scaled_train.svd_item_embeddings.numpy(), plain_train.svd_item_embeddings.numpy()
+    )

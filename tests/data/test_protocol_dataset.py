@@ -129,6 +129,21 @@ def test_one_epoch_evaluates_the_protocol_rows(model: str, tiny_data: Path, work
         assert result["test_result"][metric] == pytest.approx(value, abs=1e-4), metric
 
 
+def test_pop_counts_the_protocol_training_targets(tiny_data: Path, workdir: Path) -> None:
+    # RecBole's Pop reads the protocol's sequential rows: one epoch counts each training row's
+    # target once (no sampled negatives), and every test row is scored by those counts
+    config = _config("Pop", tiny_data)
+    dataset, train, valid, test, net = _build(config, log=False)
+    _, items, rows = expected_rows(dataset, tiny_data)
+    assert len(test._dataset) == np.count_nonzero(rows.part == TEST)
+    _train_and_test(config, net, train, valid, test, False, False, False)
+    counts = np.bincount(items[rows.target[rows.part == TRAIN]], minlength=dataset.item_num)
+    assert net.item_cnt.view(-1).tolist() == counts.tolist()
+    batch = next(iter(test))[0]
+    scores = net.full_sort_predict(batch).view(len(batch), -1)
+    assert torch.allclose(scores, torch.from_numpy(counts / counts.max()).expand_as(scores))
+
+
 def test_dataset_classes_per_protocol(tiny_data: Path, toy_model) -> None:
     assert get_dataset_class(_config("SASRec", tiny_data)) is ProtocolDataset
     assert get_dataset_class(_config("GRU4Rec", tiny_data)) is ProtocolDataset

@@ -192,6 +192,24 @@ def test_svd_shape_padding_norms_and_identical_items() -> None:
     assert emb[1] @ emb[2] == pytest.approx(1.0, abs=1e-5)
 
 
+def test_svd_scaled_weights_components_by_singular_values() -> None:
+    # R's singular values differ, so scaling changes the cosines; identical items stay identical
+    # and each scaled row is the unscaled row times s, renormalised.
+    plain = svd_item_embeddings(SVD_USERS, SVD_ITEMS, n_users=6, n_items=7, dim=3, seed=0)
+    scaled = svd_item_embeddings(
+        SVD_USERS, SVD_ITEMS, n_users=6, n_items=7, dim=3, seed=0, scaled=True
+    )
+    matrix = np.zeros((6, 7))
+    matrix[SVD_USERS, SVD_ITEMS] = 1.0
+    singular = np.linalg.svd(matrix, compute_uv=False)[:3]
+    expected = plain[1:6] * singular
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.abs(scaled[1:6]), np.abs(expected), atol=1e-5)
+    assert np.all(scaled[[0, 6]] == 0)
+    assert scaled[1] @ scaled[2] == pytest.approx(1.0, abs=1e-5)
+    assert not np.allclose(scaled @ scaled.T, plain @ plain.T, atol=1e-3)
+
+
 def test_svd_deterministic_for_a_seed() -> None:
     first = svd_item_embeddings(SVD_USERS, SVD_ITEMS, n_users=6, n_items=7, dim=3, seed=7)
     second = svd_item_embeddings(SVD_USERS, SVD_ITEMS, n_users=6, n_items=7, dim=3, seed=7)

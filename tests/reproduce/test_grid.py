@@ -20,7 +20,13 @@ PAPERS_DIR = SHARED_DATASETS.parent / "papers"
 
 def test_shipped_grids_load_with_the_issue_tables() -> None:
     assert papers() == ["hggnn", "hugt"]
-    assert list(load_grid("hugt").tables) == ["table2", "figure3", "table3"]
+    hugt = load_grid("hugt")
+    assert list(hugt.tables)[:3] == ["table2", "figure3", "table3"]
+    assert {"hug_k", "ablations", "table2_loo", "short", "table2_prefix"} <= set(hugt.tables)
+    assert hugt.protocol == {"eval_protocol": "hugt"}  # the paper's protocol by default
+    assert hugt.options["stopping_exact"] is True
+    seeds = {e.name: e.seeds for e in hugt.tables["table2"].entries if e.model}
+    assert seeds == {"Pop": 1, "GRU4Rec": 1, "SASRec-Ours": None, "HUGT-MP": None, "HUGT-SE": None}
     assert list(load_grid("hggnn").tables) == ["table2", "table4", "table5", "figure3", "figure4"]
 
 
@@ -49,7 +55,9 @@ def test_run_options_are_layered_lowest_first() -> None:
     full = grid.run_options("taobao", entry, quick=False)
     assert full["train_batch_size"] == 32  # the dataset's over every run's 128
     assert full["n_candidates"] == 227 and full["n_graph_heads"] == 0
-    assert full["eval_args"]["split"] == {"LS": "valid_and_test"}  # the protocol
+    assert full["eval_protocol"] == "hugt"  # the protocol
+    loo = grid.tables["table2_loo"].entries[0]
+    assert grid.run_options("ml-1m", loo, quick=False)["eval_protocol"] == "recbole"
     quick = grid.run_options("taobao", entry, quick=True)
     assert quick["train_batch_size"] == 512 and quick["hidden_size"] == 16
 

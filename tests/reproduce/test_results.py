@@ -29,7 +29,7 @@ def test_runs_are_rewritten_with_metric_columns_between_the_fixed_ones(tmp_path)
         header = next(csv.reader(file))
     assert header == [
         "run_id", "table", "entry", "model", "seed", "options", "test_hit@10", "valid_hit@10",
-        "best_epoch", "epochs_run", "seconds", "checkpoint",
+        "best_epoch", "epochs_run", "epoch_seconds", "valid_seconds", "seconds", "checkpoint",
     ]  # fmt: skip
     assert folder.read_runs()[0]["seconds"] == "2.5"
 

@@ -17,7 +17,7 @@ import yaml
 
 from recbole_hug.reproduce import grid as grid_module
 from recbole_hug.reproduce import runner
-from recbole_hug.reproduce.cells import candidate_name
+from recbole_hug.reproduce.cells import build_cells, candidate_name
 from recbole_hug.reproduce.grid import load_grid
 from recbole_hug.reproduce.runner import main
 
@@ -28,8 +28,9 @@ PAPERS = {
         "ml-1m",
         "sequence_data",
         [
-            {"table2/HUGT-MP", "figure3/2 sequence heads", "table3/Concur"},
-            {"table2/SASRec-Ours", "figure3/4 sequence heads"},
+            {"table2/HUGT-MP", "figure3/2 sequence heads", "table3/Concur"}
+            | {"ablations/HUGT-MP", "short/HUGT-MP"},  # hug_k/k 10 too, but not under --quick
+            {"table2/SASRec-Ours", "figure3/4 sequence heads", "short/SASRec-Ours"},
         ],
     ),
     "hggnn": (
@@ -138,6 +139,23 @@ def test_cells_of_the_same_configuration_share_their_run(quick, paper: str) -> N
     assert len(set(run_of.values())) == len(run_of) - shared
 
 
+def test_full_grid_shares_the_default_k_with_table2(sequence_data: Path) -> None:
+    grid = load_grid("hugt")
+    tables = [grid.tables[name] for name in ("table2", "hug_k", "ablations")]
+    cells = {c.key: c for c in build_cells(grid, tables, "ml-1m", sequence_data, quick=False)}
+    shared = {cells[key].config for key in ("table2/HUGT-MP", "hug_k/k 10", "ablations/HUGT-MP")}
+    assert len(shared) == 1
+    assert cells["hug_k/k 20"].config not in shared
+    protocol = {"eval_protocol": "hugt", "stopping_exact": True, "MAX_ITEM_LIST_LENGTH": 200}
+    assert protocol.items() <= cells["table2/HUGT-MP"].changed.items()
+    assert set(cells["table2/HUGT-MP"].changed) == {
+        *protocol,
+        "metrics",
+        "topk",
+    }  # the rest: defaults
+    assert cells["table2/SASRec-Ours"].changed["n_graph_heads"] == 0
+
+
 def test_report_puts_our_numbers_beside_the_papers(quick) -> None:
     out = quick["hggnn"][0]
     rows = {row["entry"]: row for row in read_rows(out) if row["table"] == "table2"}
@@ -206,6 +224,8 @@ def test_interrupted_grid_continues_with_the_missing_runs(
     assert status == 0, errors
     assert sorted(options["fusion"] for options in started) == [
         "graph_then_sequence",
+        "graph_then_sequence",
+        "sequence_then_graph",
         "sequence_then_graph",
     ]
     again = read_rows(out)
@@ -221,18 +241,21 @@ def test_more_seeds_add_runs_and_the_report_spreads_them(
     shutil.copytree(source, out)
     status, output, errors = run_main(
         "hugt", "--dataset", "ml-1m", "--data_path", str(data), "--quick", "--out", str(out),
-        "--tables", "table3", "--seeds", "2", "--drop_checkpoints",
+        "--tables", "table2", "--seeds", "2", "--drop_checkpoints",
     )  # fmt: skip
     assert status == 0, errors
-    rows = [row for row in read_rows(out) if row["table"] == "table3"]
-    assert sorted(row["seed"] for row in rows) == ["2020"] * 3 + ["2021"] * 3
+    rows = [row for row in read_rows(out) if row["table"] == "table2"]
+    # Pop and GRU4Rec are capped at one seed (their entries' seeds: 1), the others get two
+    assert sorted(row["seed"] for row in rows) == ["2020"] * 5 + ["2021"] * 3
     new = [row for row in rows if row["seed"] == "2021"]
+    assert {row["entry"] for row in new} == {"SASRec-Ours", "HUGT-MP", "HUGT-SE"}
     assert all(row["checkpoint"] == "" for row in new)
     assert not any((out / "saved" / row["run_id"]).exists() for row in new)
-    hits = [float(row["test_hit@10"]) for row in rows if row["entry"] == "G-S"]
-    line = next(line for line in (out / "report.md").read_text().splitlines() if "| G-S |" in line)
+    hits = [float(row["test_hit@10"]) for row in rows if row["entry"] == "HUGT-MP"]
+    report = (out / "report.md").read_text().splitlines()
+    line = next(line for line in report if line.startswith("| HUGT-MP |"))
     expected = f"{statistics.fmean(hits):.4f} ± {statistics.stdev(hits):.4f}"
-    assert f"| G-S | HUGT | 2 | {expected} |" in line
+    assert f"| HUGT-MP | HUGT | 2 | {expected} |" in line
 
 
 def test_results_folder_of_another_grid_config_is_refused(
@@ -274,7 +297,7 @@ def test_changed_entry_options_are_refused_naming_the_cell(
         "hugt", "--dataset", "ml-1m", "--data_path", str(data), "--quick", "--out", str(out)
     )
     assert status == 2
-    assert "table2/SASRec: inner_size 16 -> 32" in errors
+    assert "table2_prefix/SASRec: inner_size 16 -> 32" in errors
 
 
 def test_unregistered_model_is_refused_before_any_run(
