@@ -60,6 +60,11 @@ def _interrupt_at(monkeypatch: pytest.MonkeyPatch, epoch: int) -> list[int]:
     return trained
 
 
+def _untimed(epochs: list[dict]) -> list[dict]:
+    """An epoch log without its times (which differ between runs)."""
+    return [{k: v for k, v in epoch.items() if not k.endswith("_seconds")} for epoch in epochs]
+
+
 @pytest.mark.parametrize("model", ["GRU4Rec", "HUGT"])
 def test_a_resumed_run_ends_as_the_uninterrupted_run(
     tiny_data: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch, model: str
@@ -80,6 +85,10 @@ def test_a_resumed_run_ends_as_the_uninterrupted_run(
     assert resumed["best_valid_result"] == whole["best_valid_result"]
     assert resumed["test_result"] == whole["test_result"]
     assert resumed["epochs_run"] == whole["epochs_run"] == 4
+    # the epoch log (learning curve) comes back whole: the epochs before the interruption too
+    assert [epoch["epoch"] for epoch in resumed["epoch_log"]] == [0, 1, 2, 3]
+    assert _untimed(resumed["epoch_log"]) == _untimed(whole["epoch_log"])
+    assert all(epoch["valid_seconds"] > 0 for epoch in resumed["epoch_log"])
     assert not state.exists()  # a finished run deletes its resume state
     assert sorted((workdir / "saved").glob(f"{model}-*")) == [best]
     assert not list((workdir / "saved").glob(".*.tmp"))  # no temporary file left

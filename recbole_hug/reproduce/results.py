@@ -212,9 +212,10 @@ class ResultsFolder:
 
 
 def _alive(pid: int) -> bool:
-    """Whether process ``pid`` is a running reproduction runner."""
+    """Whether process ``pid`` may be a running reproduction runner: it exists, and its command
+    line names the runner (or is not readable yet: a process just started)."""
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"reproduce" in command
+    return not command or b"reproduce" in command

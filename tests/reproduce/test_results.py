@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -88,3 +91,22 @@ def test_runs_without_the_runners_columns_are_an_error(tmp_path) -> None:
     (tmp_path / "runs.csv").write_text("run_id,table\na,t\n")
     with pytest.raises(DataError, match="missing column\\(s\\) entry, model, seed, options"):
         ResultsFolder(tmp_path).read_runs()
+
+
+def test_a_run_claimed_by_a_live_runner_is_skipped_and_a_dead_ones_taken_over(tmp_path) -> None:
+    folder = ResultsFolder(tmp_path)
+    with folder.locked():
+        assert folder.claim_run("a")
+        assert folder.claim_run("a")  # this process's own claim
+    assert (tmp_path / "claims" / "a").read_text().strip() == str(os.getpid())
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "reproduce"])
+    try:
+        (tmp_path / "claims" / "b").write_text(f"{other.pid}\n")
+        assert not folder.claim_run("b")  # a live runner holds it
+    finally:
+        other.kill()
+        other.wait()
+    assert folder.claim_run("b")  # its process ended: the run is taken over
+    folder.release_run("a")
+    assert not (tmp_path / "claims" / "a").exists()
+    assert (tmp_path / "claims" / "b").is_file()

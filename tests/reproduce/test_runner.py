@@ -19,6 +19,7 @@ from recbole_hug.reproduce import grid as grid_module
 from recbole_hug.reproduce import runner
 from recbole_hug.reproduce.cells import build_cells, candidate_name
 from recbole_hug.reproduce.grid import load_grid
+from recbole_hug.reproduce.results import ResultsFolder
 from recbole_hug.reproduce.runner import main
 
 #: Per paper: the dataset the test names, the data fixture, and groups of cells that resolve to
@@ -103,8 +104,9 @@ def test_quick_grid_writes_every_table_plot_and_run(quick, paper: str) -> None:
     report = (out / "report.md").read_text(encoding="utf-8")
     for table in grid.tables.values():
         assert f"## {table.title}" in report
-        png = (out / f"{table.name}.png").read_bytes()
-        assert png.startswith(b"\x89PNG") and len(png) > 5000
+        for plot in (f"{table.name}.png", f"{table.name}-curves.png"):
+            png = (out / plot).read_bytes()
+            assert png.startswith(b"\x89PNG") and len(png) > 5000, plot
     rows = read_rows(out)
     assert sorted(f"{row['table']}/{row['entry']}" for row in rows) == sorted(expected_cells(paper))
     for row in rows:
@@ -116,6 +118,10 @@ def test_quick_grid_writes_every_table_plot_and_run(quick, paper: str) -> None:
         assert float(row["seconds"]) > 0
         assert (out / row["checkpoint"]).is_file()
         assert json.loads(row["options"])["epochs"] == 1
+        (epoch,) = json.loads((out / "epochs" / f"{row['run_id']}.json").read_text())
+        assert epoch["epoch"] == 0 and epoch["train_seconds"] > 0
+        assert epoch["valid_result"][grid.metrics[0]] == float(row[f"valid_{grid.metrics[0]}"])
+        assert float(row["epoch_seconds"]) == round(epoch["train_seconds"], 2)
     assert output.count(": running") == len({row["run_id"] for row in rows})
 
 
@@ -165,7 +171,8 @@ def test_report_puts_our_numbers_beside_the_papers(quick) -> None:
     ours = [f"{100 * float(rows['NARM'][f'test_{m}']):.2f}" for m in ("hit@5", "hit@10")]
     assert narm.split(" | ")[3:7] == [ours[0], "13.51", ours[1], "17.31"]
     assert "| LESSR | (paper only) | 0 | – | 14.84 | – | 16.77 |" in report
-    assert narm.endswith(" | – |") and "NDCG@10 ours | NDCG@10 paper |" in report  # not in paper
+    assert narm.split(" | ")[-5] == "–"  # NDCG@10: not in the paper; the costs follow
+    assert "NDCG@10 ours | NDCG@10 paper | best epoch | epochs | epoch s | eval s |" in report
     # The learning rates, chosen on the first seed's validation HR@10 (quick: one candidate).
     assert "Learning rates chosen on validation (hit@10, first seed):" in report
     valid = float(rows["NARM (lr 0.01)"]["valid_hit@10"])
@@ -360,3 +367,62 @@ def test_missing_data_is_an_error_before_any_run(
     status, _, errors = run_main("hugt", "--dataset", "ml-1m", "--data_path", str(tmp_path))
     assert status == 2
     assert f"no {tmp_path / 'ml-1m' / 'ml-1m.inter'}" in errors
+
+
+def test_a_cell_with_a_resume_state_continues_it_and_writes_its_epochs(
+    sequence_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grid = load_grid("hugt")
+    (cell,) = [
+        c
+        for c in build_cells(grid, [grid.tables["table2"]], "ml-1m", sequence_data, quick=True)
+        if c.entry == "HUGT-MP"
+    ]
+    saved = tmp_path / "saved" / cell.run_id(2020)
+    saved.mkdir(parents=True)
+    (saved / "HUGT-old.pth").write_bytes(b"best")
+    (saved / "HUGT-old.resume").write_bytes(b"state")
+    epochs = [
+        {"epoch": 0, "train_seconds": 2.0, "valid_seconds": 1.0, "valid_score": 0.1},
+        {"epoch": 1, "train_seconds": 4.0, "valid_seconds": 3.0, "valid_score": 0.2},
+    ]
+    seen = []
+
+    def fake(options: dict, saved: bool) -> dict:
+        seen.append(options)
+        return {
+            "best_valid_result": {"hit@10": 0.2},
+            "test_result": {"hit@10": 0.3},
+            "best_epoch": 1,
+            "epochs_run": 2,
+            "epoch_log": epochs,
+        }
+
+    monkeypatch.setattr(runner, "objective_function", fake)
+    row = runner.run_cell(cell, "ml-1m", sequence_data, 2020, tmp_path, keep_checkpoint=True)
+    assert seen[0]["resume"] == str(saved / "HUGT-old.resume")
+    assert (row["epoch_seconds"], row["valid_seconds"]) == (3.0, 2.0)
+    written = json.loads((tmp_path / "epochs" / f"{cell.run_id(2020)}.json").read_text())
+    assert written == epochs
+
+
+def test_rows_another_process_wrote_meanwhile_are_kept(
+    sequence_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grid = load_grid("hugt")
+    cells = build_cells(grid, [grid.tables["table2"]], "ml-1m", sequence_data, quick=True)
+    mine, theirs = cells[0], cells[1]
+    folder = ResultsFolder(tmp_path)
+    foreign = {"run_id": theirs.run_id(2020), "table": theirs.table, "entry": theirs.entry}
+    foreign |= {"model": theirs.model, "seed": "2020", "options": "{}"}
+
+    def fake(cell, *args, **kwargs) -> dict:
+        folder.write_runs([foreign])  # another process finished its run while this one ran
+        return {"run_id": cell.run_id(2020), "table": cell.table, "entry": cell.entry,
+                "model": cell.model, "seed": 2020, "options": "{}", "seconds": 1.0}  # fmt: skip
+
+    monkeypatch.setattr(runner, "run_cell", fake)
+    rows: list[dict[str, str]] = []
+    runner._run_missing([(2020, mine)], rows, folder, "ml-1m", sequence_data, False, [])
+    assert {row["entry"] for row in folder.read_runs()} == {mine.entry, theirs.entry}
+    assert not (tmp_path / "claims" / mine.run_id(2020)).exists()  # released
