@@ -110,7 +110,8 @@ def _train_and_test(
         ``test_result``, ``epochs_run`` (the epochs ``fit`` trained) and ``best_epoch`` (the
         epoch of the best validation score, from 0; None without validation) and ``epoch_log``
         (per epoch: times, training loss, validation score and result;
-        :class:`recbole_hug.trainer.HugTrainerMixin`).
+        :class:`recbole_hug.trainer.HugTrainerMixin`) and ``test_rows`` (per test row: user,
+        sequence length and rank of the target in the top-k; :func:`_test_rows`).
     """
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     trainer.set_serving_data(train_data, valid_data, test_data)
@@ -141,7 +142,23 @@ def _train_and_test(
         "epochs_run": len(trainer.train_loss_dict),
         "best_epoch": _best_epoch(trainer, scores, saved, config["valid_metric_bigger"]),
         "epoch_log": trainer.epoch_log,
+        "test_rows": _test_rows(config, test_data, trainer.last_ranks),
     }
+
+
+def _test_rows(config: Config, test_data: Any, ranks: Any) -> dict[str, Any] | None:
+    """Per test row, in the rows' order: ``user`` (RecBole's id), ``length`` (of its item
+    sequence) and ``rank`` of its target in the top-k (1..max(topk), 0 beyond); None when the
+    test rows are not one per target (general models' per-user rows) or no ranks were kept."""
+    dataset = getattr(test_data, "_dataset", None)
+    length_field = config["ITEM_LIST_LENGTH_FIELD"]
+    if ranks is None or dataset is None or length_field not in dataset.inter_feat:
+        return None
+    users = dataset.inter_feat[config["USER_ID_FIELD"]].numpy()
+    if len(users) != len(ranks):
+        return None  # several processes (each ranks its own share) or grouped rows
+    lengths = dataset.inter_feat[length_field].numpy()
+    return {"user": users, "length": lengths, "rank": ranks}
 
 
 def _best_epoch(

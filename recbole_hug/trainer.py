@@ -18,6 +18,9 @@ Added behaviour:
 - ``epoch_log``: per epoch, its training time and loss, and its validation time, score and
   result; kept in the resume state, so a resumed run has its whole history (the reproduction
   runner writes it beside each run: learning curves, epoch and evaluation times).
+- ``last_ranks``: after each evaluation, each row's rank of its target within the top
+  ``max(topk)`` (1 = first; 0 = not in it), in the rows' order: per-row results, so that two
+  models can be compared user by user and position by position.
 - Checkpoints written atomically with a checksum (:func:`recbole_hug.files.save_checkpoint`),
   and a resume state beside the best checkpoint, which ``--resume`` continues from
   (:mod:`recbole_hug.resume`).
@@ -370,6 +373,17 @@ def warn_slow_amp(config: Any, logger: Any) -> bool:
     return True
 
 
+def topk_ranks(struct: Any) -> np.ndarray | None:
+    """``[N]`` int16: each row's rank (1..K) of its first positive item in RecBole's top-K
+    lists (``rec.topk`` of an evaluation's data struct), 0 where none is in them; None when
+    the metrics collected no top-K lists (no top-K metric)."""
+    if "rec.topk" not in struct:
+        return None
+    hits = struct.get("rec.topk")[:, :-1].bool()  # the last column: the number of positives
+    ranks = (hits.int().argmax(dim=1) + 1) * hits.any(dim=1)
+    return ranks.to(torch.int16).numpy()
+
+
 def exact_stopping_step(stopping_step: Any) -> int:
     """RecBole's ``max_step`` that stops after exactly ``stopping_step`` epochs without a
     better validation score (RecBole stops once its counter exceeds ``max_step``).
@@ -395,6 +409,7 @@ class HugTrainerMixin:
         self._serving: dict[str, Any] | None = None
         self._saving = False
         self.epoch_log: list[dict[str, Any]] = []
+        self.last_ranks: np.ndarray | None = None
         super().__init__(config, model)
         if config["stopping_exact"]:
             self.stopping_step = exact_stopping_step(config["stopping_step"])
@@ -514,6 +529,22 @@ class HugTrainerMixin:
             {"epoch": epoch_idx, "train_seconds": seconds, "train_loss": float(total)}
         )
         return loss
+
+    def evaluate(self, eval_data: Any, *args: Any, **kwargs: Any) -> Any:
+        """RecBole's evaluation; keeps each row's rank of its target (``last_ranks``, module
+        docstring) from the top-k lists RecBole's metrics were computed from."""
+        self.last_ranks = None
+        evaluate = self.evaluator.evaluate
+
+        def keep(struct: Any) -> Any:
+            self.last_ranks = topk_ranks(struct)
+            return evaluate(struct)
+
+        self.evaluator.evaluate = keep
+        try:
+            return super().evaluate(eval_data, *args, **kwargs)
+        finally:
+            del self.evaluator.evaluate  # the evaluator's own method again
 
     def _valid_epoch(self, valid_data: Any, *args: Any, **kwargs: Any) -> tuple[float, dict]:
         """RecBole's validation; with ``stopping_strict``, a score equal to the best is a stall.

@@ -39,6 +39,8 @@ CLAIMS = "claims"
 #: The folder of each run's epochs: ``epochs/<run_id>.json``
 #: (:func:`recbole_hug.reproduce.runner.write_epochs`).
 EPOCHS = "epochs"
+#: The folder of each run's test rows: ``ranks/<run_id>.npz`` (user, length, rank per row).
+RANKS = "ranks"
 
 #: The first columns of runs.csv; the metric columns (``valid_<metric>``, ``test_<metric>``)
 #: follow, then :data:`LAST_COLUMNS`.

@@ -6,7 +6,8 @@ validation epoch's weights) and RecBole's log in ``./log/`` as usual. A run that
 mid-way continues from the resume state it left there (:mod:`recbole_hug.resume`, written at
 the start of every epoch), with its history, instead of starting over. Each finished run's
 epochs (times, training loss, validation score and metrics) go to
-``<results>/epochs/<run_id>.json`` (the learning curves). Finished runs are never redone: a run
+``<results>/epochs/<run_id>.json`` (the learning curves), and each test row's rank of its target
+to ``<results>/ranks/<run_id>.npz``. Finished runs are never redone: a run
 is found in runs.csv by its id (see :mod:`recbole_hug.reproduce.cells`), and a cell that repeats
 another cell's configuration reuses its runs. Several processes may run one grid into one folder
 at once (:class:`~recbole_hug.reproduce.results.ResultsFolder` claims). Tables that choose
@@ -26,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from recbole_hug.config import resolve_data_path
 from recbole_hug.errors import ConfigError, DataError, HugError
 from recbole_hug.files import atomic_file
@@ -34,7 +37,7 @@ from recbole_hug.reproduce.cells import Cell, build_cells
 from recbole_hug.reproduce.grid import load_grid, papers
 from recbole_hug.reproduce.learning_rates import choices, drop_stale
 from recbole_hug.reproduce.report import write_report
-from recbole_hug.reproduce.results import EPOCHS, ResultsFolder, manifest
+from recbole_hug.reproduce.results import EPOCHS, RANKS, ResultsFolder, manifest
 from recbole_hug.resume import RESUME_SUFFIX
 
 
@@ -75,6 +78,8 @@ def run_cell(
     seconds = time.perf_counter() - start
     epochs = result.get("epoch_log", [])
     write_epochs(folder, run_id, epochs)
+    if result.get("test_rows") is not None:
+        write_test_rows(folder, run_id, result["test_rows"])
     checkpoint = max(checkpoint_dir.glob("*.pth"), key=lambda path: path.stat().st_mtime)
     if not keep_checkpoint:
         shutil.rmtree(checkpoint_dir)
@@ -101,6 +106,15 @@ def write_epochs(folder: Path, run_id: str, epochs: Sequence[dict[str, Any]]) ->
     path = folder / EPOCHS / f"{run_id}.json"
     with atomic_file(path, "w", encoding="utf-8") as handle:
         json.dump(list(epochs), handle, indent=0, sort_keys=True)
+    return path
+
+
+def write_test_rows(folder: Path, run_id: str, rows: dict[str, Any]) -> Path:
+    """Write ``<folder>/ranks/<run_id>.npz``: per test row its ``user``, ``length`` and ``rank``
+    (:func:`recbole_hug.quick_start._test_rows`), for per-user and per-position comparisons."""
+    path = folder / RANKS / f"{run_id}.npz"
+    with atomic_file(path) as handle:
+        np.savez_compressed(handle, **{key: np.asarray(value) for key, value in rows.items()})
     return path
 
 

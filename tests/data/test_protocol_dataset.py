@@ -92,9 +92,9 @@ def test_hugt_evaluates_the_same_rows(built) -> None:
             assert (mine[field] == theirs[field]).all(), field
 
 
-def _hand_metrics(model, users, items, rows: ProtocolRows, part: int) -> dict[str, float]:
-    """HR@10 and NDCG@10 over the rows of ``part``: each row's target ranked among all items,
-    none masked but the padding item."""
+def _hand_ranks(model, users, items, rows: ProtocolRows, part: int) -> np.ndarray:
+    """Each row of ``part``: how many items score above its target (0 = ranked first), none
+    masked but the padding item."""
     target, length = rows.target[rows.part == part], rows.length[rows.part == part]
     interaction = Interaction(
         {
@@ -108,7 +108,12 @@ def _hand_metrics(model, users, items, rows: ProtocolRows, part: int) -> dict[st
         scores = model.full_sort_predict(interaction).view(len(target), -1)
     scores[:, 0] = -torch.inf
     positive = scores[torch.arange(len(target)), torch.from_numpy(items[target])]
-    rank = (scores > positive[:, None]).sum(1).double()
+    return (scores > positive[:, None]).sum(1).numpy()
+
+
+def _hand_metrics(model, users, items, rows: ProtocolRows, part: int) -> dict[str, float]:
+    """HR@10 and NDCG@10 over the rows of ``part`` (:func:`_hand_ranks`)."""
+    rank = torch.from_numpy(_hand_ranks(model, users, items, rows, part)).double()
     hit = rank < 10
     return {
         "hit@10": hit.double().mean().item(),
@@ -127,6 +132,13 @@ def test_one_epoch_evaluates_the_protocol_rows(model: str, tiny_data: Path, work
     expected = _hand_metrics(net, users, items, rows, TEST)
     for metric, value in expected.items():
         assert result["test_result"][metric] == pytest.approx(value, abs=1e-4), metric
+    # the per-row ranks that the metrics came from, row by row (1..K; 0: not in the top K)
+    target = rows.target[rows.part == TEST]
+    assert result["test_rows"]["user"].tolist() == users[target].tolist()
+    assert result["test_rows"]["length"].tolist() == rows.length[rows.part == TEST].tolist()
+    ranks = _hand_ranks(net, users, items, rows, TEST)
+    k = max(config["topk"])
+    assert result["test_rows"]["rank"].tolist() == np.where(ranks < k, ranks + 1, 0).tolist()
 
 
 def test_pop_counts_the_protocol_training_targets(tiny_data: Path, workdir: Path) -> None:

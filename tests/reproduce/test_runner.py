@@ -12,6 +12,7 @@ import shutil
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -122,6 +123,10 @@ def test_quick_grid_writes_every_table_plot_and_run(quick, paper: str) -> None:
         assert epoch["epoch"] == 0 and epoch["train_seconds"] > 0
         assert epoch["valid_result"][grid.metrics[0]] == float(row[f"valid_{grid.metrics[0]}"])
         assert float(row["epoch_seconds"]) == round(epoch["train_seconds"], 2)
+        if row["model"] != "Pop":  # sequential rows: every test row's rank comes with the run
+            ranks = np.load(out / "ranks" / f"{row['run_id']}.npz")
+            assert len(ranks["rank"]) == len(ranks["user"]) > 0
+            assert ranks["rank"].max() <= max(json.loads(row["options"]).get("topk", [10]))
     assert output.count(": running") == len({row["run_id"] for row in rows})
 
 
