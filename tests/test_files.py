@@ -111,7 +111,7 @@ def test_a_damaged_svd_cache_is_rebuilt_with_a_warning(
 ) -> None:
     rng = np.random.default_rng(0)
     users, items = rng.integers(1, 20, 200), rng.integers(1, 30, 200)
-    arguments = (users, items, 20, 30, 4, 0, tmp_path, "toy")
+    arguments = (users, items, 20, 30, 4, 0, False, tmp_path, "toy")
     embeddings = _cached_svd(*arguments)
     (cache,) = tmp_path.glob("toy-HUGT-svd-*.npy")
     for damage in (cache.read_bytes()[:100], cache.read_bytes()[:-8]):

@@ -40,10 +40,16 @@ from recbole_hug.reproduce.report import write_report
 from recbole_hug.reproduce.results import EPOCHS, RANKS, ResultsFolder, manifest
 from recbole_hug.resume import RESUME_SUFFIX
 
+#: Where results folders go by default, relative to the working directory: in this project's
+#: checkout, the folder whose committed records REPRODUCTION.md reports.
+RESULTS_DIR = Path("benchmarks") / "results"
+
 
 def default_out(paper: str, dataset: str, quick: bool) -> Path:
-    """``results/<paper>-<dataset>`` (``-quick`` appended with ``--quick``)."""
-    return Path("results") / f"{paper}-{dataset}{'-quick' if quick else ''}"
+    """``benchmarks/results/<paper>-reproduce-<dataset>`` (``-quick`` appended with
+    ``--quick``): run from the project's checkout, the committed results, which the same command
+    then rebuilds its report from (or continues)."""
+    return RESULTS_DIR / f"{paper}-reproduce-{dataset}{'-quick' if quick else ''}"
 
 
 def run_cell(

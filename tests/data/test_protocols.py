@@ -198,7 +198,7 @@ def test_the_default_is_recboles_own(tiny_data: Path) -> None:
     [
         ("SASRec", {"eval_protocol": "paper"}, "'eval_protocol' must be one of recbole, hugt"),
         ("BPR", {}, "needs a sequential model; model 'BPR' is of type GENERAL"),
-        ("ItemKNN", {}, "needs a sequential model; model 'ItemKNN' is of type GENERAL"),
+        ("ItemKNN", {}, "needs a sequential model; model 'ItemKNN' is of type TRADITIONAL"),
         ("SASRec", {"protocol_train_ratio": 1.0}, "'protocol_train_ratio' must be a fraction"),
         ("SASRec", {"protocol_train_ratio": 0}, "'protocol_train_ratio' must be a fraction"),
         ("SASRec", {"protocol_valid_user_ratio": 1.3}, "'protocol_valid_user_ratio' must be"),

@@ -431,3 +431,10 @@ def test_rows_another_process_wrote_meanwhile_are_kept(
     runner._run_missing([(2020, mine)], rows, folder, "ml-1m", sequence_data, False, [])
     assert {row["entry"] for row in folder.read_runs()} == {mine.entry, theirs.entry}
     assert not (tmp_path / "claims" / mine.run_id(2020)).exists()  # released
+
+
+def test_the_default_folder_is_the_committed_one() -> None:
+    assert runner.default_out("hugt", "ml-1m", quick=False) == Path(
+        "benchmarks/results/hugt-reproduce-ml-1m"
+    )
+    assert runner.default_out("hggnn", "x", quick=True).name == "hggnn-reproduce-x-quick"
