@@ -100,7 +100,8 @@ def load_resume_state(
 
     Raises:
         ConfigError: no state (:func:`find_resume_file`), not a resume state, or options that
-            differ from the interrupted run's (other than :data:`FREE_OPTIONS`), named.
+            differ from the interrupted run's (other than :data:`FREE_OPTIONS`, and options
+            that did not exist when it started), named.
         HugError: a damaged file.
     """
     path = find_resume_file(option)
@@ -111,7 +112,9 @@ def load_resume_state(
     differing = [
         f"{key} (was {saved.get(key)!r}, now {options.get(key)!r})"
         for key in sorted(set(saved) | set(options), key=str)
-        if key not in FREE_OPTIONS | derived and saved.get(key) != options.get(key)
+        if key not in FREE_OPTIONS | derived
+        and key in saved  # an option added since the run started: its default keeps behaviour
+        and saved.get(key) != options.get(key)
     ]
     if differing:
         raise ConfigError(

@@ -10,7 +10,7 @@ from recbole.trainer import Trainer
 
 from recbole_hug.errors import ConfigError, HugError
 from recbole_hug.quick_start import main, run_recbole_hug
-from recbole_hug.resume import resume_file_of
+from recbole_hug.resume import load_resume_state, resume_file_of
 from tests.conftest import FAST_OPTIONS
 from tests.model.test_hugt import OPTIONS as HUGT_SMALL
 
@@ -103,6 +103,10 @@ def test_resume_refuses_other_options_and_missing_states(
     (state,) = (workdir / "saved").glob("*.resume")
     with pytest.raises(ConfigError, match=r"learning_rate \(was 0.001, now 0.01\)"):
         _run(tiny_data, resume=str(state), learning_rate=0.01)
+    saved = torch.load(state, weights_only=True)["config"]
+    assert load_resume_state(str(state), {**saved, "an_option_added_since": 1})  # accepted
+    with pytest.raises(ConfigError, match=r"seed \(was 2020, now 7\)"):
+        load_resume_state(str(state), {**saved, "seed": 7})
 
     state.write_bytes(state.read_bytes()[:-100])  # damaged
     with pytest.raises(HugError, match="is damaged"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,7 @@ class Cell:
         valid_metric: the resolved ``valid_metric``, as RecBole's result key (``hit@10``).
         lr_of: for a learning-rate candidate, the name of the entry it is a candidate of.
         seeds: at most this many seeds (the entry's ``seeds``); None for all.
+        resolved: the resolved configuration that ``config`` hashes, as JSON data.
     """
 
     table: str
@@ -90,6 +91,7 @@ class Cell:
     valid_metric: str = ""
     lr_of: str | None = None
     seeds: int | None = None
+    resolved: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -186,6 +188,7 @@ def _cell(
         options=options,
         changed=canonical(changed),
         config=_digest(resolved, 16),
+        resolved=canonical(resolved),
         valid_metric=str(config["valid_metric"]).lower(),
         seeds=entry.seeds,
     )

@@ -2,10 +2,14 @@
 
 ``grid.json`` records the paper, the dataset, its data folder, ``--quick``, the first seed and,
 per cell (``table/entry``), the model, the options that differ from its defaults and the hash of
-its whole configuration. A folder is reused only for the same grid: a cell present in the folder
-and in the grid with another configuration, or another paper, dataset, data folder, quick mode or
-first seed, is refused, and nothing in the folder is touched. New cells (a table added to the
-grid) are added.
+its whole configuration, and per hash that configuration (``configs``). A folder is reused only
+for the same grid: a cell present in the folder and in the grid with another configuration, or
+another paper, dataset, data folder, quick mode or first seed, is refused, and nothing in the
+folder is touched. One change is not another configuration: options that did not exist when the
+cell was recorded (a later version's new options, whose defaults keep the old behaviour), with
+every recorded option unchanged; the cell keeps its recorded hash, so its runs (and their ids,
+and an interrupted run's resume state) stay its own. New cells (a table added to the grid) are
+added.
 
 ``runs.csv`` is rewritten whole after each run, into a temporary file renamed over the old one,
 so that a crash leaves either the old or the new file, never a torn one.
@@ -65,7 +69,17 @@ def manifest(identity: dict[str, Any], cells: Sequence[Cell]) -> dict[str, Any]:
             cell.key: {"model": cell.model, "options": cell.changed, "config": cell.config}
             for cell in cells
         },
+        "configs": {cell.config: cell.resolved for cell in cells},
     }
+
+
+def added_options(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str] | None:
+    """The options of ``new`` that ``old`` lacks, if every option of ``old`` has the same value
+    in ``new`` (the same configuration, recorded before those options existed); None if some
+    recorded option differs or is gone, or nothing was recorded."""
+    if not old or any(key not in new or new[key] != value for key, value in old.items()):
+        return None
+    return sorted(set(new) - set(old))
 
 
 def _write_atomically(path: Path, write) -> None:
@@ -97,18 +111,37 @@ class ResultsFolder:
         self.manifest_file = self.path / MANIFEST
         self.runs_file = self.path / RUNS
 
-    def claim(self, content: dict[str, Any]) -> None:
+    def claim(self, content: dict[str, Any]) -> dict[str, str]:
         """Make the folder the one of ``content`` (:func:`manifest`), or refuse it.
+
+        Returns:
+            Per cell key, the configuration hash that identifies its runs: the recorded one
+            where the cell only gained new options (module docstring), else its own.
 
         Raises:
             ConfigError: the folder holds results of a different grid configuration (the
                 message names the first difference); nothing is changed.
             DataError: the folder's grid.json is unreadable.
         """
+        identities = {key: cell["config"] for key, cell in content["cells"].items()}
         if self.manifest_file.is_file():
             old = self._read_manifest()
-            self._check_same_grid(old, content)
-            content = {**content, "cells": {**old["cells"], **content["cells"]}}
+            kept = self._check_same_grid(old, content)
+            identities.update(kept)
+            cells = {
+                key: {**cell, "config": identities[key]} for key, cell in content["cells"].items()
+            }
+            resolved = content.get("configs", {})
+            configs = {
+                identities[key]: resolved[cell["config"]]
+                for key, cell in content["cells"].items()
+                if cell["config"] in resolved
+            }
+            content = {
+                **content,
+                "cells": {**old["cells"], **cells},
+                "configs": {**old.get("configs", {}), **configs},
+            }
         elif self.runs_file.exists():
             raise ConfigError(
                 f"results folder {self.path} has {RUNS} but no {MANIFEST}: it was not written by "
@@ -118,6 +151,7 @@ class ResultsFolder:
         _write_atomically(
             self.manifest_file, lambda file: json.dump(content, file, indent=1, sort_keys=True)
         )
+        return identities
 
     def _read_manifest(self) -> dict[str, Any]:
         try:
@@ -128,7 +162,9 @@ class ResultsFolder:
             raise DataError(f"{self.manifest_file}: not a grid.json written by this runner")
         return content
 
-    def _check_same_grid(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+    def _check_same_grid(self, old: dict[str, Any], new: dict[str, Any]) -> dict[str, str]:
+        """Refuse ``new`` if it is another grid than ``old``; return the recorded hash of each
+        cell whose configuration only gained options since (:func:`added_options`)."""
         refuse = (
             f"results folder {self.path} holds runs of a different grid configuration "
             "(nothing was run or changed; choose another --out, or delete the folder to start "
@@ -137,9 +173,14 @@ class ResultsFolder:
         for key in IDENTITY_KEYS:
             if old.get(key) != new[key]:
                 raise ConfigError(refuse + f"{key} was {old.get(key)!r}, now {new[key]!r}")
+        kept = {}
         for key, cell in new["cells"].items():
             previous = old["cells"].get(key)
             if previous is None or previous.get("config") == cell["config"]:
+                continue
+            recorded = old.get("configs", {}).get(previous.get("config"))
+            if added_options(recorded, new.get("configs", {}).get(cell["config"], {})) is not None:
+                kept[key] = previous["config"]
                 continue
             changes = _differences(previous.get("options", {}), cell["options"])
             if previous.get("model") != cell["model"]:
@@ -153,6 +194,7 @@ class ResultsFolder:
                     "RecBole or recbole-hug changed)"
                 )
             )
+        return kept
 
     def read_runs(self) -> list[dict[str, str]]:
         """The rows of runs.csv (none if it does not exist yet).

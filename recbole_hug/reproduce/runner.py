@@ -24,6 +24,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,8 @@ def reproduce(
         "quick": quick,
         "first_seed": grid.first_seed,
     }
-    folder.claim(manifest(identity, every_cell))
+    identities = folder.claim(manifest(identity, every_cell))
+    every_cell = [replace(cell, config=identities[cell.key]) for cell in every_cell]
     names = {table.name for table in selected}
     first = seed_list[0]
     todo = [

@@ -61,6 +61,24 @@ def test_claim_adds_new_cells_and_keeps_the_old(tmp_path) -> None:
     assert set(cells) == {"t/a", "t/b"}
 
 
+def test_a_cell_that_only_gained_new_options_keeps_its_identity(tmp_path) -> None:
+    folder = ResultsFolder(tmp_path)
+    recorded = {"lr": 0.001, "layers": 2}
+    assert folder.claim({**content(**{"t/a": cell("1")}), "configs": {"1": recorded}}) == {
+        "t/a": "1"
+    }
+    # a later version adds an option (its default keeps the old behaviour): same runs
+    grown = {**content(**{"t/a": cell("2")}), "configs": {"2": {**recorded, "new": False}}}
+    assert folder.claim(grown) == {"t/a": "1"}
+    written = json.loads((tmp_path / "grid.json").read_text())
+    assert written["cells"]["t/a"]["config"] == "1"
+    assert written["configs"]["1"] == {**recorded, "new": False}
+    # a recorded option that changed is another configuration
+    changed = {**content(**{"t/a": cell("3")}), "configs": {"3": {"lr": 0.01, "layers": 2}}}
+    with pytest.raises(ConfigError, match="t/a: the same options resolve to another"):
+        folder.claim(changed)
+
+
 @pytest.mark.parametrize(
     ("new", "message"),
     [
