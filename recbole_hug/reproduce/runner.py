@@ -139,6 +139,7 @@ def reproduce(
     tables: Sequence[str] | None = None,
     data_path: str | Path | None = None,
     keep_checkpoints: bool = True,
+    train: bool = True,
 ) -> list[Path]:
     """Run the grid of ``paper`` on ``dataset`` and write the results folder.
 
@@ -160,6 +161,8 @@ def reproduce(
         data_path: the folder holding ``<dataset>/<dataset>.inter``; None to look for it as
             the plugin does (:func:`recbole_hug.config.resolve_data_path`).
         keep_checkpoints: keep each run's best checkpoint in the results folder.
+        train: run the missing runs; False only rewrites the report from runs.csv (other
+            processes may be training into the folder meanwhile).
 
     Returns:
         The files written: report.md, then the plots.
@@ -204,15 +207,16 @@ def reproduce(
     command = _command(paper, dataset, n_seeds, out_path, quick, tables, data_path)
     run = (folder, dataset, data_folder.parent, keep_checkpoints, grid.metrics)
     try:
-        _run_missing(todo, rows, *run)
-        found = choices(every_cell, rows, first)
-        chosen = [c.cell for c in found if c.cell is not None and c.table in names]
-        before = len(rows)
-        drop_stale(rows, chosen)
-        if len(rows) != before:
-            folder.write_runs(rows)
-        chosen_runs = [(s, cell) for s in seed_list for cell in chosen if _runs(cell, s, first)]
-        _run_missing(chosen_runs, rows, *run)
+        if train:
+            _run_missing(todo, rows, *run)
+            found = choices(every_cell, rows, first)
+            chosen = [c.cell for c in found if c.cell is not None and c.table in names]
+            before = len(rows)
+            drop_stale(rows, chosen)
+            if len(rows) != before:
+                folder.write_runs(rows)
+            chosen_runs = [(s, cell) for s in seed_list for cell in chosen if _runs(cell, s, first)]
+            _run_missing(chosen_runs, rows, *run)
     finally:
         found = choices(every_cell, rows, first)
         written = (
@@ -343,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--drop_checkpoints", action="store_true", help="delete each run's checkpoint after it"
     )
+    parser.add_argument(
+        "--report_only", action="store_true", help="rewrite report.md and plots; train nothing"
+    )
     return parser
 
 
@@ -360,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tables=[t for t in tables if t] if tables is not None else None,
             data_path=args.data_path,
             keep_checkpoints=not args.drop_checkpoints,
+            train=not args.report_only,
         )
     except HugError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -438,3 +438,24 @@ def test_the_default_folder_is_the_committed_one() -> None:
         "benchmarks/results/hugt-reproduce-ml-1m"
     )
     assert runner.default_out("hggnn", "x", quick=True).name == "hggnn-reproduce-x-quick"
+
+
+def test_report_only_trains_nothing(quick, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, data, _ = quick["hugt"]
+    out = tmp_path / "copy"
+    shutil.copytree(source, out)
+    (out / "report.md").unlink()
+    rows = read_rows(out)
+    kept = [row for row in rows if row["table"] != "table3"]
+    with open(out / "runs.csv", "w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    no_runs(monkeypatch)
+    status, output, errors = run_main(
+        "hugt", "--dataset", "ml-1m", "--data_path", str(data), "--quick", "--out", str(out),
+        "--report_only",
+    )  # fmt: skip
+    assert status == 0, errors
+    assert "running" not in output and read_rows(out) == kept  # table3's runs are not redone
+    assert "## Table 2" in (out / "report.md").read_text(encoding="utf-8")
