@@ -42,6 +42,12 @@ from recbole_hug.graph.hug import graph_attention_mask, knn_predecessor_edges, s
 from recbole_hug.model.layers import ACTIVATIONS, HUGAttention, HUGBlock, head_split
 from recbole_hug.model.losses import linear_cross_entropy
 
+#: On a CPU, evaluation passes run in chunks of at most this many positions (windows x width):
+#: a chunk's per-block tensors stay in cache. Measured on the 2-core development CPU, one thread,
+#: 1,024 single-row passes of 200 positions: 5.6 s whole, 3.2 s in chunks of 32 (MP); 8.6 s
+#: and 4.3 s (SE). Exact: rows do not interact in evaluation.
+CPU_EVAL_POSITIONS = 6400
+
 CHOICES = {
     "graph_mode": ("MP", "SE"),
     "fusion": ("concurrent", "graph_then_sequence", "sequence_then_graph"),
@@ -228,12 +234,27 @@ class HUGT(SequentialRecommender):
         if alone.any():
             passes = items[reader[window[alone]]]
             last = lengths[alone] - 1
-            states[alone] = self.forward(passes[:, : int(last.max()) + 1], last)[:, 0].float()
+            states[alone] = self._chunked(passes[:, : int(last.max()) + 1], last)[:, 0].float()
         if not alone.all():
             shared, pass_of = torch.unique(window[~alone], return_inverse=True)
             passes = items[reader[shared], : int(longest[shared].max())]
-            states[~alone] = self.forward(passes)[pass_of, lengths[~alone] - 1].float()
+            states[~alone] = self._chunked(passes)[pass_of, lengths[~alone] - 1].float()
         return states
+
+    def _chunked(self, passes: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`forward` of ``[P, L]`` passes, on a CPU in chunks of at most
+        :data:`CPU_EVAL_POSITIONS` positions (elsewhere whole)."""
+        step = len(passes)
+        if passes.device.type == "cpu":
+            step = max(1, CPU_EVAL_POSITIONS // max(1, passes.shape[1]))
+        if step >= len(passes):
+            return self.forward(passes, rows)
+        return torch.cat(
+            [
+                self.forward(passes[at : at + step], None if rows is None else rows[at : at + step])
+                for at in range(0, len(passes), step)
+            ]
+        )
 
     def predict(self, interaction) -> torch.Tensor:
         """``[B]`` scores of the rows' items."""

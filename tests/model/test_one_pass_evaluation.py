@@ -15,6 +15,7 @@ from recbole.trainer import Trainer
 
 from recbole_hug.config import Config
 from recbole_hug.data.utils import create_dataset
+from recbole_hug.model import hugt as hugt_module
 from recbole_hug.model.hugt import HUGT
 from tests.conftest import FAST_OPTIONS
 
@@ -86,3 +87,16 @@ def test_one_pass_states_equal_per_step_states(loaded) -> None:
         one_pass = model._last_states(rows)
         per_step = PerStepHUGT._last_states(model, rows)
     torch.testing.assert_close(one_pass, per_step, rtol=1e-5, atol=1e-6)
+
+
+def test_chunked_passes_equal_whole_passes(loaded, monkeypatch: pytest.MonkeyPatch) -> None:
+    # chunks of one window (6 positions) against the whole batch in one pass
+    config, (train, valid, _) = loaded
+    torch.manual_seed(0)
+    model = HUGT(config, train._dataset).eval()
+    rows = valid._dataset[torch.arange(len(valid._dataset))]
+    with torch.no_grad():
+        whole = model._last_states(rows)
+        monkeypatch.setattr(hugt_module, "CPU_EVAL_POSITIONS", WIDTH)
+        chunked = model._last_states(rows)
+    torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-6)
