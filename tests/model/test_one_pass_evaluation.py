@@ -78,11 +78,16 @@ def test_one_pass_metrics_equal_per_step_metrics(loaded, graph_mode: str) -> Non
     assert results[0] == results[1]
 
 
-def test_one_pass_states_equal_per_step_states(loaded) -> None:
+def _model_and_rows(loaded) -> tuple[HUGT, object]:
+    """A seeded HUGT in evaluation mode and every validation row."""
     config, (train, valid, _) = loaded
     torch.manual_seed(0)
     model = HUGT(config, train._dataset).eval()
-    rows = valid._dataset[torch.arange(len(valid._dataset))]
+    return model, valid._dataset[torch.arange(len(valid._dataset))]
+
+
+def test_one_pass_states_equal_per_step_states(loaded) -> None:
+    model, rows = _model_and_rows(loaded)
     with torch.no_grad():
         one_pass = model._last_states(rows)
         per_step = PerStepHUGT._last_states(model, rows)
@@ -91,10 +96,7 @@ def test_one_pass_states_equal_per_step_states(loaded) -> None:
 
 def test_chunked_passes_equal_whole_passes(loaded, monkeypatch: pytest.MonkeyPatch) -> None:
     # chunks of one window (6 positions) against the whole batch in one pass
-    config, (train, valid, _) = loaded
-    torch.manual_seed(0)
-    model = HUGT(config, train._dataset).eval()
-    rows = valid._dataset[torch.arange(len(valid._dataset))]
+    model, rows = _model_and_rows(loaded)
     with torch.no_grad():
         whole = model._last_states(rows)
         monkeypatch.setattr(hugt_module, "CPU_EVAL_POSITIONS", WIDTH)
