@@ -347,12 +347,15 @@ def decayed_learning_rate(base: float, epoch: int, step: int, rate: float) -> fl
 
 
 def checkpoint_state(
-    config: Any, serving: dict[str, Any], training: Mapping[str, Any]
+    config: Any, serving: dict[str, Any] | None, training: Mapping[str, Any]
 ) -> dict[str, Any]:
     """A checkpoint: RecBole's keys (``training``: ``epoch``, ``cur_step``,
     ``best_valid_score``, ``state_dict``, ``other_parameter``, ``optimizer``) with ``config`` as
-    :func:`plain_options`, and the serving entry under :data:`CHECKPOINT_KEY`."""
-    state = {"config": plain_options(config), **training, CHECKPOINT_KEY: serving}
+    :func:`plain_options`, and the serving entry under :data:`CHECKPOINT_KEY` (none with
+    ``checkpoint_serving: False``)."""
+    state = {"config": plain_options(config), **training}
+    if serving is not None:
+        state[CHECKPOINT_KEY] = serving
     state["best_valid_score"] = plain(state["best_valid_score"])
     return state
 
@@ -491,7 +494,7 @@ class HugTrainerMixin:
             return super()._save_checkpoint(epoch, **kwargs)
         if not self._writes_files():
             return None
-        if self._serving is None:
+        if self._serving is None and self.config["checkpoint_serving"]:
             parts = self._serving_parts or self._fit_parts
             self._serving = serving_entry(self.config, self._fit_parts[0], parts)
         saved_model_file = kwargs.pop("saved_model_file", self.saved_model_file)

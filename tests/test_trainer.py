@@ -225,3 +225,16 @@ def test_strict_stopping_counts_a_tie_as_no_progress(
 def test_exact_stopping_rejects_a_step_below_one(step: object) -> None:
     with pytest.raises(ConfigError, match="stopping_step"):
         exact_stopping_step(step)
+
+
+@pytest.mark.parametrize("serving", [True, False])
+def test_checkpoint_serving_decides_the_serving_entry(
+    serving: bool, tiny_data: Path, workdir: Path
+) -> None:
+    from recbole_hug.files import load_checkpoint
+    from recbole_hug.quick_start import run_recbole_hug
+
+    options = {**FAST_OPTIONS, "data_path": str(tiny_data), "checkpoint_serving": serving}
+    run_recbole_hug("GRU4Rec", "tiny", config_dict=options)
+    (saved,) = (workdir / "saved").glob("GRU4Rec-*.pth")
+    assert (CHECKPOINT_KEY in load_checkpoint(saved)) is serving  # each user's history or none

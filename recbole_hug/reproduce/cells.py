@@ -28,6 +28,7 @@ from recbole_hug.reproduce.grid import Entry, Grid, Table
 ENVIRONMENT_OPTIONS: frozenset[str] = frozenset(
     {
         "checkpoint_dir",
+        "checkpoint_serving",
         "data_path",
         "dataloaders_save_path",
         "dataset_save_path",

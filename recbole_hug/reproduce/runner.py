@@ -75,6 +75,7 @@ def run_cell(
         "data_path": str(data_path),
         "seed": seed,
         "checkpoint_dir": str(checkpoint_dir),
+        "checkpoint_serving": keep_checkpoint,  # a dropped checkpoint is never served
     }
     states = sorted(checkpoint_dir.glob(f"*{RESUME_SUFFIX}"), key=lambda p: p.stat().st_mtime)
     if states:  # an interrupted run of this cell and seed: continue it
