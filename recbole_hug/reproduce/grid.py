@@ -12,11 +12,11 @@ lowest first (each layer replaces whole options):
 An entry's ``seeds`` caps the seeds it runs with (the first ones of the run's list): the grid's
 ``seeds`` for the cells whose spread is reported, 1 for the others.
 
-A table with ``choose_lr: True`` chooses each entry's learning rate on validation: every
-entry runs once per learning rate of the list (``learning_rates``; a dataset's or ``--quick``'s
-own list replaces it) with the first seed, and its seeds run at the one with the best validation
-score (:mod:`recbole_hug.reproduce.learning_rates`). A paper number may be ``~`` (a metric the
-paper does not report).
+A table with ``choose_lr: True`` chooses each entry's learning rate on validation: a search
+over the increasing ladder ``learning_rates`` (a dataset's or ``--quick``'s own list replaces it)
+runs the entry at the rates it asks for with the first seed, and its seeds run at the one with
+the best validation score (:mod:`recbole_hug.reproduce.learning_rates`). A paper number may be
+``~`` (a metric the paper does not report).
 
 Every problem with a grid file is a :class:`~recbole_hug.errors.ConfigError` naming the file and
 the key.
@@ -318,7 +318,8 @@ def _dataset(name: str, node: Any, path: Path, columns: list[str]) -> DatasetSec
 
 
 def _learning_rates(node: Mapping[str, Any], where: str, default):
-    """``node['learning_rates']``: distinct positive numbers, or ``default`` if absent."""
+    """``node['learning_rates']``: increasing positive numbers (the ladder that
+    :mod:`~recbole_hug.reproduce.learning_rates` searches), or ``default`` if absent."""
     values = _field(node, "learning_rates", list, where, None)
     if values is None:
         return default
@@ -326,6 +327,8 @@ def _learning_rates(node: Mapping[str, Any], where: str, default):
         raise ConfigError(f"grid {where}: 'learning_rates' must be positive numbers, got {values}")
     if len(set(values)) != len(values):
         raise ConfigError(f"grid {where}: 'learning_rates' has a repeated value: {values}")
+    if list(values) != sorted(values):
+        raise ConfigError(f"grid {where}: 'learning_rates' must be increasing, got {values}")
     return tuple(float(v) for v in values)
 
 

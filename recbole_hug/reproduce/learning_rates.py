@@ -1,13 +1,19 @@
 """Learning rates chosen on validation, as the HG-GNN paper does for every model (section 5.1.4).
 
-In a ``choose_lr`` table each entry runs once per learning rate with the first seed (its
-candidate cells, :func:`~recbole_hug.reproduce.cells.build_cells`). The candidate with the best
-first-seed validation score (the cell's ``valid_metric``; ties: the earlier learning rate of the
-list) becomes the entry's cell, which every seed then runs; the first seed's run is the
-candidate's own (same configuration, same run id). A choice on the smallest or largest learning
-rate of a list of two or more is on the grid's edge: the report marks it, and the list should be
-extended on that side (the grid's ``learning_rates``, or the dataset's) and the command rerun,
-which runs only the new candidates and, where the choice moves, the entry's seeds again.
+In a ``choose_lr`` table each entry has one candidate cell per learning rate of an increasing
+ladder (the grid's ``learning_rates``, or the dataset's; :func:`~recbole_hug.reproduce.cells.
+build_cells`), run with the first seed. The ladder is searched, not swept: the middle rate and
+its two neighbours run first; while the best of the rates run so far has a neighbour on the
+ladder that has not run, that neighbour runs; the search stops at a best whose neighbours both
+ran (or at an end of the ladder). On a score that is unimodal in the learning rate (the usual
+case: too small does not learn within the epochs, too large diverges) this finds the best of the
+whole ladder with 3-4 runs instead of one per rate, and its path depends only on the scores, so a
+rerun from scratch takes the same path. The best is by the cell's ``valid_metric``; ties go to the
+smaller learning rate. The chosen candidate becomes the entry's cell, which every seed then runs;
+the first seed's run is the candidate's own (same configuration, same run id). A choice at the
+smallest or largest rate of a ladder of two or more is on the grid's edge: the report marks it,
+and the ladder should be extended on that side and the command rerun, which runs only the new
+candidates the search then asks for and, where the choice moves, the entry's seeds again.
 """
 
 from __future__ import annotations
@@ -25,9 +31,11 @@ class Choice:
     Attributes:
         table, entry: the entry.
         metric: the validation metric (RecBole's key, ``hit@10``).
-        rates: the learning rates, in the grid's order.
-        scores: the first seed's validation score per learning rate (None: not run yet).
-        cell: the chosen candidate as the entry's cell, None until every candidate has run.
+        rates: the ladder's learning rates, increasing.
+        scores: the first seed's validation score per learning rate (None: not run).
+        cell: the chosen candidate as the entry's cell, None until the search has ended.
+        path: the candidates the search has reached (those without a score: the runs it
+            waits on), in ladder order.
     """
 
     table: str
@@ -36,10 +44,11 @@ class Choice:
     rates: tuple[float, ...]
     scores: tuple[float | None, ...]
     cell: Cell | None
+    path: tuple[Cell, ...] = ()
 
     @property
     def rate(self) -> float | None:
-        """The chosen learning rate (None until every candidate has run)."""
+        """The chosen learning rate (None until the search has ended)."""
         return None if self.cell is None else self.cell.options["learning_rate"]
 
     @property
@@ -48,8 +57,33 @@ class Choice:
         return len(self.rates) > 1 and self.rate in (min(self.rates), max(self.rates))
 
 
+def search(scores: Sequence[float | None]) -> tuple[list[int], int | None]:
+    """The ladder search (module docstring) as far as the scores known so far take it.
+
+    Args:
+        scores: per rung of the ladder (increasing learning rates), its score or None (not run).
+
+    Returns:
+        The rungs the search has reached, increasing (those without a score are the runs it
+        waits on), and the chosen rung, None until the search has ended. Only the rungs on the
+        search's own path count: a score elsewhere is ignored.
+    """
+    if not scores:
+        return [], None
+    middle = (len(scores) - 1) // 2
+    path = {rung for rung in (middle - 1, middle, middle + 1) if 0 <= rung < len(scores)}
+    while True:
+        if any(scores[rung] is None for rung in path):
+            return sorted(path), None
+        best = max(sorted(path), key=lambda rung: scores[rung])  # ties: the smaller rate
+        new = {rung for rung in (best - 1, best + 1) if 0 <= rung < len(scores)} - path
+        if not new:
+            return sorted(path), best
+        path |= new
+
+
 def choices(candidates: Sequence[Cell], rows: Sequence[dict[str, str]], seed: int) -> list[Choice]:
-    """The choice of every entry that has candidates among ``candidates`` (grid order).
+    """The search of every entry that has candidates among ``candidates`` (grid order).
 
     Args:
         candidates: cells; those with ``lr_of`` are learning-rate candidates.
@@ -63,15 +97,16 @@ def choices(candidates: Sequence[Cell], rows: Sequence[dict[str, str]], seed: in
             groups.setdefault((cell.table, cell.lr_of), []).append(cell)
     found = []
     for (table, entry), cells in groups.items():
+        cells = sorted(cells, key=lambda c: float(c.options["learning_rate"]))
         metric = cells[0].valid_metric
         runs = [by_run.get(cell.run_id(seed)) for cell in cells]
         scores = tuple(None if run is None else float(run[f"valid_{metric}"]) for run in runs)
-        cell = None
-        if None not in scores:
-            best = max(range(len(cells)), key=lambda index: scores[index])  # ties: the first
-            cell = replace(cells[best], entry=entry, lr_of=None)
+        path, best = search(scores)
+        cell = None if best is None else replace(cells[best], entry=entry, lr_of=None)
         rates = tuple(float(c.options["learning_rate"]) for c in cells)
-        found.append(Choice(table, entry, metric, rates, scores, cell))
+        found.append(
+            Choice(table, entry, metric, rates, scores, cell, tuple(cells[i] for i in path))
+        )
     return found
 
 
@@ -88,7 +123,8 @@ def drop_stale(rows: list[dict[str, str]], chosen: Sequence[Cell]) -> None:
 
 
 def report_lines(table_choices: Sequence[Choice]) -> list[str]:
-    """Markdown: per entry, the first seed's validation score at each learning rate and the
+    """Markdown: per entry, the first seed's validation score at each learning rate (``not
+    run`` while the search may still ask for it, ``–`` where it ended without it) and the
     choice (empty for no choice)."""
     if not table_choices:
         return []
@@ -101,7 +137,8 @@ def report_lines(table_choices: Sequence[Choice]) -> list[str]:
         "|---" * (len(rates) + 2) + "|",
     ]
     for choice in table_choices:
-        scores = " | ".join("not run" if s is None else f"{s:.4f}" for s in choice.scores)
+        absent = "not run" if choice.cell is None else "–"
+        scores = " | ".join(absent if s is None else f"{s:.4f}" for s in choice.scores)
         chosen = "–" if choice.rate is None else f"{choice.rate:g}"
         if choice.on_edge:
             chosen += " (on the grid's edge: extend it)"

@@ -11,8 +11,9 @@ to ``<results>/ranks/<run_id>.npz``. Finished runs are never redone: a run
 is found in runs.csv by its id (see :mod:`recbole_hug.reproduce.cells`), and a cell that repeats
 another cell's configuration reuses its runs. Several processes may run one grid into one folder
 at once (:class:`~recbole_hug.reproduce.results.ResultsFolder` claims). Tables that choose
-learning rates on validation first run every entry's candidates with the first seed, then the
-chosen ones with every seed (:mod:`recbole_hug.reproduce.learning_rates`).
+learning rates on validation first run the candidates that each entry's search over its learning
+rates asks for, with the first seed, then the chosen ones with every seed
+(:mod:`recbole_hug.reproduce.learning_rates`).
 """
 
 from __future__ import annotations
@@ -199,9 +200,7 @@ def reproduce(
         (seed, cell)
         for seed in seed_list
         for cell in every_cell
-        if cell.table in names
-        and (cell.lr_of is None or seed == first)  # learning-rate candidates: the first seed
-        and _runs(cell, seed, first)
+        if cell.table in names and cell.lr_of is None and _runs(cell, seed, first)
     ]
     todo.sort(key=lambda run: run[1].seeds is not None)  # entries with every seed first (stable)
     rows = folder.read_runs()
@@ -210,6 +209,7 @@ def reproduce(
     try:
         if train:
             _run_missing(todo, rows, *run)
+            _search_learning_rates(every_cell, names, rows, first, run)
             found = choices(every_cell, rows, first)
             chosen = [c.cell for c in found if c.cell is not None and c.table in names]
             before = len(rows)
@@ -224,6 +224,29 @@ def reproduce(
             write_report(grid, section, seed_list, rows, out_path, command, found) if rows else []
         )
     return written
+
+
+def _search_learning_rates(
+    cells: Sequence[Cell], names: set[str], rows: list[dict[str, str]], first: int, run: tuple
+) -> None:
+    """Run, with the first seed, the learning-rate candidates that the searches of the tables
+    ``names`` reach (a candidate whose configuration already ran elsewhere gets that run's row),
+    round after round (entries with every seed first), until every search has chosen or waits
+    only on runs that another process is training."""
+    asked: set[tuple[str, str]] = set()
+    while True:
+        reached = [
+            (first, cell)
+            for choice in choices(cells, rows, first)
+            if choice.table in names
+            for cell in choice.path
+            if (cell.table, cell.entry) not in asked
+        ]
+        if not reached:
+            return
+        reached.sort(key=lambda pair: pair[1].seeds is not None)
+        asked.update((cell.table, cell.entry) for _, cell in reached)
+        _run_missing(reached, rows, *run)
 
 
 def _runs(cell: Cell, seed: int, first: int) -> bool:

@@ -64,7 +64,9 @@ def test_run_options_are_layered_lowest_first() -> None:
 
 def test_learning_rates_of_a_dataset_and_of_quick() -> None:
     grid = load_grid("hggnn")
-    assert grid.lr_choices("taobao-ub-head", quick=False) == (0.001, 0.003, 0.01, 0.03, 0.1)
+    assert grid.lr_choices("taobao-ub-head", quick=False) == (
+        0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1
+    )  # fmt: skip
     assert grid.lr_choices("taobao-ub-head", quick=True) == (0.01,)
     assert [name for name, table in grid.tables.items() if table.choose_lr] == [
         "table2", "table4", "table5"
@@ -100,6 +102,7 @@ def entry(content: dict, table: str = "table2", index: int = 0) -> dict:
         (lambda c: c.update(learning_rates=[0.01, -1]), "'learning_rates' must be positive"),
         (lambda c: c["quick"].update(learning_rates=[0.1, 0.1]), "quick: 'learning_rates' has a "
          "repeated value"),
+        (lambda c: c.update(learning_rates=[0.01, 0.001]), "'learning_rates' must be increasing"),
         (lambda c: c["tables"]["table2"].update(choose_lr="yes"), "'choose_lr' must be a bool"),
     ],
 )  # fmt: skip

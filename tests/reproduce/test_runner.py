@@ -459,3 +459,46 @@ def test_report_only_trains_nothing(quick, tmp_path: Path, monkeypatch: pytest.M
     assert status == 0, errors
     assert "running" not in output and read_rows(out) == kept  # table3's runs are not redone
     assert "## Table 2" in (out / "report.md").read_text(encoding="utf-8")
+
+
+def test_learning_rates_run_only_where_the_search_asks(
+    session_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a 5-rung ladder whose score peaks at 0.1 the runner runs 0.001 to 1 (the start, then
+    the climb), never 0.0001, and the entry's seed is the chosen candidate's run."""
+
+    def edit(content: dict) -> None:
+        content["quick"]["learning_rates"] = [0.0001, 0.001, 0.01, 0.1, 1.0]
+        table = content["tables"]["table2"]
+        table["entries"] = [e for e in table["entries"] if e["name"] == "NARM"]
+
+    copy_grid(tmp_path, monkeypatch, "hggnn", edit)
+    started = []
+
+    def fake_run_cell(cell, dataset, data_root, seed, folder, keep_checkpoint) -> dict:
+        rate = cell.options["learning_rate"]
+        started.append(rate)
+        score = 1 - abs(np.log10(rate) + 1) / 10  # best at 0.1
+        keys = ("hit@5", "hit@10", "mrr@5", "mrr@10", "ndcg@5", "ndcg@10")
+        metrics = {f"{split}_{key}": score for split in ("valid", "test") for key in keys}
+        return {
+            "run_id": cell.run_id(seed), "table": cell.table, "entry": cell.entry,
+            "model": cell.model, "seed": seed, "options": "{}", **metrics, "best_epoch": 1,
+            "epochs_run": 1, "epoch_seconds": 1.0, "valid_seconds": 1.0, "seconds": 1.0,
+            "checkpoint": "",
+        }  # fmt: skip
+
+    monkeypatch.setattr(runner, "run_cell", fake_run_cell)
+    out = tmp_path / "out"
+    status, _, errors = run_main(
+        "hggnn", "--dataset", "taobao-ub-head", "--data_path", str(session_data), "--quick",
+        "--out", str(out), "--tables", "table2",
+    )  # fmt: skip
+    assert status == 0, errors
+    assert started == [0.001, 0.01, 0.1, 1.0]
+    narm = next(row for row in read_rows(out) if row["entry"] == "NARM")
+    assert narm["run_id"] == next(
+        row["run_id"] for row in read_rows(out) if row["entry"] == "NARM (lr 0.1)"
+    )
+    report = (out / "report.md").read_text()
+    assert "| NARM | – | 0.8000 | 0.9000 | 1.0000 | 0.9000 | 0.1 |" in report
