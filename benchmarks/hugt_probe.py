@@ -77,9 +77,8 @@ def edges_of(model, variant: str, seed: int) -> Iterator[None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="a HUGT-MP checkpoint (.pth) of a run")
-    parser.add_argument(
-        "--variants", nargs="+", default=["trained", "random", "recent", "all", "self"]
-    )
+    variants = ["trained", "random", "recent", "all", "self"]
+    parser.add_argument("--variants", nargs="+", choices=variants, default=variants)
     parser.add_argument("--seed", type=int, default=0, help="the random vectors' seed")
     parser.add_argument("--out", default="benchmarks/results/hugt-probe-ml-1m.jsonl")
     args = parser.parse_args()
