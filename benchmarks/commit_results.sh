@@ -14,8 +14,12 @@ while true; do
   deleted=$(git ls-files --deleted -- 'benchmarks/results/*-reproduce-*')
   paths=$(printf '%s\n%s\n' "$changed" "$deleted" | sort -u | grep -v '^$')
   if [ -n "$paths" ]; then
+    # Deletions are staged with git rm: git add refuses a path under an ignored folder (saved/)
+    # even when the path is tracked and gone, and that failure stopped every later commit.
     # shellcheck disable=SC2086
-    git add -A -- $paths && git commit -q -m "Reproduction records: $(echo "$paths" | wc -l) file(s) as the runs left them" -- $paths \
+    { [ -z "$changed" ] || git add -- $changed; } \
+      && { [ -z "$deleted" ] || git rm -q --cached --ignore-unmatch -- $deleted; } \
+      && git commit -q -m "Reproduction records: $(echo "$paths" | wc -l) file(s) as the runs left them" -- $paths \
       && echo "$(date -u +%FT%TZ) committed: $(echo "$paths" | wc -l) file(s)"
   fi
   sleep "$interval"
