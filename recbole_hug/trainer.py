@@ -360,9 +360,11 @@ def checkpoint_state(
     return state
 
 
-def warn_slow_amp(config: Any, logger: Any) -> bool:
-    """With ``enable_amp`` on a CPU without bfloat16 matrix units, say that autocast's bfloat16
-    is emulated there (it runs, slower than float32); return whether it said so."""
+def amp_falls_back(config: Any, logger: Any) -> bool:
+    """Whether ``enable_amp`` must train in float32: on a CPU without bfloat16 matrix units,
+    autocast's bfloat16 is emulated, several times slower than float32 (BENCHMARKS.md, "Mixed
+    precision"), so the run trains in float32 and a warning says so. The option itself is left
+    as set, so a run's identity and its resume state do not depend on the machine."""
     device = torch.device(config["device"] or "cpu")
     if not config["enable_amp"] or device.type != "cpu":
         return False
@@ -370,8 +372,7 @@ def warn_slow_amp(config: Any, logger: Any) -> bool:
         return False
     logger.warning(
         "enable_amp: this CPU has no bfloat16 matrix units (AVX512-BF16 / AMX), so autocast's "
-        "bfloat16 is emulated and slower than float32; training goes on in bfloat16, set "
-        "enable_amp: False for float32"
+        "bfloat16 would be emulated, slower than float32: this run trains in float32"
     )
     return True
 
@@ -416,7 +417,8 @@ class HugTrainerMixin:
         super().__init__(config, model)
         if config["stopping_exact"]:
             self.stopping_step = exact_stopping_step(config["stopping_step"])
-        warn_slow_amp(config, self.logger)
+        if amp_falls_back(config, self.logger):
+            self.enable_amp = False
         self._resume_state: dict[str, Any] | None = None
         if isinstance(self, Trainer) and config["resume"]:
             derived = DERIVED_OPTIONS - {"model", "dataset", "data_path"}

@@ -54,8 +54,15 @@ def _epoch_loss(model: str, dataset: str, data_path: Path, options: dict, amp: b
     return float(sum(loss) if isinstance(loss, tuple) else loss)
 
 
+@pytest.fixture
+def bf16_units(monkeypatch) -> None:
+    """Take the bfloat16 path whatever this CPU has (without the units it is emulated: slow,
+    but the same arithmetic)."""
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+
+
 @pytest.mark.parametrize(("model", "dataset", "options"), CASES, ids=lambda c: str(c)[:24])
-def test_an_amp_epoch_trains_as_float32_does(data, workdir, model, dataset, options) -> None:
+def test_an_amp_epoch_trains_as_float32_does(data, workdir, bf16_units, model, dataset, options):
     fp32 = _epoch_loss(model, dataset, data[dataset], options, amp=False)
     bf16 = _epoch_loss(model, dataset, data[dataset], options, amp=True)
     assert math.isfinite(bf16)
@@ -63,21 +70,29 @@ def test_an_amp_epoch_trains_as_float32_does(data, workdir, model, dataset, opti
     assert bf16 != fp32  # autocast did change the arithmetic
 
 
+def test_without_bf16_units_an_amp_epoch_is_the_float32_epoch(data, workdir, monkeypatch):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    model, dataset, options = CASES[0]
+    fp32 = _epoch_loss(model, dataset, data[dataset], options, amp=False)
+    assert _epoch_loss(model, dataset, data[dataset], options, amp=True) == fp32
+
+
 def test_autocast_is_bf16_on_cpu() -> None:
     with torch.autocast("cpu"):
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
 
 
-def test_amp_on_a_cpu_without_bf16_units_says_it_is_emulated(monkeypatch) -> None:
+def test_amp_on_a_cpu_without_bf16_units_falls_back_to_float32(monkeypatch) -> None:
     from unittest.mock import MagicMock
 
-    from recbole_hug.trainer import warn_slow_amp
+    from recbole_hug.trainer import amp_falls_back
 
     logger = MagicMock()
     config = {"enable_amp": True, "device": "cpu"}
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
-    assert warn_slow_amp(config, logger)
+    assert amp_falls_back(config, logger)
     assert "no bfloat16 matrix units" in logger.warning.call_args[0][0]
-    assert not warn_slow_amp({**config, "enable_amp": False}, logger)
+    assert "trains in float32" in logger.warning.call_args[0][0]
+    assert not amp_falls_back({**config, "enable_amp": False}, logger)
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
-    assert not warn_slow_amp(config, logger)
+    assert not amp_falls_back(config, logger)
