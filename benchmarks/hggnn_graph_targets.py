@@ -43,6 +43,18 @@ def contains(matrix: sp.csr_matrix, rows: np.ndarray, targets: np.ndarray) -> np
     return np.asarray(matrix[rows.copy(), targets.copy()]).ravel() > 0
 
 
+def block_nodes(dataset, rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``[n]`` user, last prefix item and target of ``rows`` (an ``inter_feat``) as nodes of
+    ``graph_blocks`` (node ``b * n + v``: node ``v`` in the graph of the row's block ``b``)."""
+    block = rows[GRAPH_BLOCK_FIELD].numpy()
+    users = rows[dataset.uid_field].numpy() + block * dataset.user_num
+    prefix = rows[dataset.item_id_list_field].numpy()
+    length = rows[dataset.item_list_length_field].numpy()
+    target = rows[dataset.iid_field].numpy() + block * dataset.item_num
+    last = prefix[np.arange(len(prefix)), length - 1] + block * dataset.item_num
+    return users, last, target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data_path", default="../shared/datasets")
@@ -79,11 +91,8 @@ def main() -> None:
         for part, data in zip(PARTS, parts, strict=True):
             rows = data.inter_feat
             block = rows[GRAPH_BLOCK_FIELD].numpy()
-            users = rows[dataset.uid_field].numpy() + block * dataset.user_num
             prefix = rows[dataset.item_id_list_field].numpy()
-            length = rows[dataset.item_list_length_field].numpy()
-            target = rows[dataset.iid_field].numpy() + block * dataset.item_num
-            last = prefix[np.arange(len(prefix)), length - 1] + block * dataset.item_num
+            users, last, target = block_nodes(dataset, rows)
             found = {
                 kind: contains(matrix, users if kind == "interact" else last, target)
                 for kind, matrix in checks.items()

@@ -1,8 +1,9 @@
-"""Where test hits come from: rows whose target repeats a session item, and the others.
+"""Where test hits come from: rows whose target repeats a session item (or, with ``--split
+out``, sits on the last item's ``out`` edge of HG-GNN's test graph), and the others.
 
     python benchmarks/hggnn_repeats.py saved/HGGNN-....pth saved/NARM-....pth [--labels A B]
     python benchmarks/hggnn_repeats.py --folder benchmarks/results/hggnn-reproduce-taobao-ub-head \
-        --data_path ../shared/datasets [--table table2]
+        --data_path ../shared/datasets [--table table2] [--split out]
 
 HR@10 and MRR@10 over all test rows, over the rows whose target is already in the session
 prefix (a repeat), and over the others. From checkpoints (of runs with ``session_rows: True``):
@@ -12,6 +13,12 @@ masking), so the first column equals the run's test HR@10. From a reproduction f
 (``ranks/<run_id>.npz``, no checkpoint needed), the repeat flags from the folder's dataset
 rebuilt once (every run of the folder has the same session rows; each run's users and lengths
 are checked against them), each entry's mean over its seeds.
+
+``--split out`` (with ``--folder``) splits the test rows instead by whether the target is one of
+the ``out`` neighbours (top S) of the row's last item in the graph that HG-GNN's test rows
+propagate over (training and validation sessions): the rows where the global graph's transitions
+name the answer, which a model without the graph must learn from the sequences. HG-GNN's test
+rows are checked to be the runner's (users, lengths and targets).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from common import machine
+from hggnn_graph_targets import block_nodes, contains, neighbours
 
 from recbole_hug.compat import trusted_checkpoints
 from recbole_hug.config import Config
@@ -55,7 +63,7 @@ def checkpoint_ranks(path: str) -> tuple[str, int, np.ndarray, np.ndarray]:
 
 def session_test_rows(dataset: str, data_path: str) -> dict[str, np.ndarray]:
     """The test rows of ``session_rows: True`` on ``dataset``, in the runner's order: ``user``,
-    ``length`` and ``repeat`` (the target is in the row's item sequence)."""
+    ``length``, ``target`` and ``repeat`` (the target is in the row's item sequence)."""
     config = Config("GRU4Rec", dataset, config_dict={"session_rows": True, "data_path": data_path})
     _, _, test = data_preparation(config, create_dataset(config))
     feat = test._dataset.inter_feat
@@ -64,15 +72,33 @@ def session_test_rows(dataset: str, data_path: str) -> dict[str, np.ndarray]:
     return {
         "user": feat[config["USER_ID_FIELD"]].numpy(),
         "length": feat[config["ITEM_LIST_LENGTH_FIELD"]].numpy(),
+        "target": target.numpy(),
         "repeat": (items == target[:, None]).any(1).numpy(),
     }
 
 
+def out_edge_rows(name: str, data_path: str, rows: dict[str, np.ndarray]) -> np.ndarray:
+    """``[R]`` bool: the target is an ``out`` neighbour of the last item in HG-GNN's test graph,
+    for the session test ``rows`` (checked to be HG-GNN's test rows, in the same order)."""
+    config = Config("HGGNN", name, config_dict={"data_path": data_path, "state": "WARNING"})
+    dataset = create_dataset(config)
+    train, _, test = dataset.build()  # the training part holds every row's graph blocks
+    feat = test.inter_feat
+    for key, field in (("user", dataset.uid_field), ("target", dataset.iid_field)):
+        if not np.array_equal(feat[field].numpy(), rows[key]):
+            raise SystemExit(f"{name}: HG-GNN's test rows' {key} differ from the session rows")
+    if not np.array_equal(feat[dataset.item_list_length_field].numpy(), rows["length"]):
+        raise SystemExit(f"{name}: HG-GNN's test rows' length differ from the session rows")
+    _, last, target = block_nodes(dataset, feat)
+    return contains(neighbours(train.graph_blocks, "out"), last, target)
+
+
 def folder_ranks(
-    folder: Path, table: str, data_path: str
+    folder: Path, table: str, data_path: str, split: str = "repeat"
 ) -> list[tuple[str, int, np.ndarray, np.ndarray]]:
-    """``(entry, seed, ranks, repeats)`` of every kept seed run of ``table`` (learning-rate
-    candidates left out: each entry's first seed is its chosen candidate's run)."""
+    """``(entry, seed, ranks, flags)`` of every kept seed run of ``table`` (learning-rate
+    candidates left out: each entry's first seed is its chosen candidate's run); ``flags``: the
+    rows of the ``split`` (``repeat`` or ``out``)."""
     with open(folder / "runs.csv", encoding="utf-8") as handle:
         runs = [r for r in csv.DictReader(handle) if r["table"] == table]
     runs = [run for run in runs if " (lr " not in run["entry"]]
@@ -80,6 +106,7 @@ def folder_ranks(
         raise SystemExit(f"{folder / 'runs.csv'}: no run of table {table!r}")
     dataset = folder.name.split("-reproduce-", 1)[1]
     rows = session_test_rows(dataset, data_path)
+    flags = rows["repeat"] if split == "repeat" else out_edge_rows(dataset, data_path, rows)
     out = []
     for run in runs:
         path = folder / "ranks" / f"{run['run_id']}.npz"
@@ -94,7 +121,7 @@ def folder_ranks(
                     f"{dataset}'s session rows rebuilt here"
                 )
         rank = np.where(kept["rank"] > 0, kept["rank"], K + 1)  # 0: beyond the kept top K
-        out.append((run["entry"], int(run["seed"]), rank, rows["repeat"]))
+        out.append((run["entry"], int(run["seed"]), rank, flags))
     return out
 
 
@@ -118,7 +145,15 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, help="a reproduction folder instead of checkpoints")
     parser.add_argument("--table", default="table2", help="with --folder: the table's entries")
     parser.add_argument("--data_path", default="../shared/datasets", help="with --folder")
+    parser.add_argument(
+        "--split",
+        choices=("repeat", "out"),
+        default="repeat",
+        help="with --folder: split by repeats, or by the target on the last item's out edge",
+    )
     args = parser.parse_args()
+    if args.split != "repeat" and not args.folder:
+        parser.error("--split out needs --folder")
     if bool(args.checkpoints) == bool(args.folder):
         parser.error("give checkpoints or --folder, not both")
     if args.labels and len(args.labels) != len(args.checkpoints):
@@ -126,7 +161,7 @@ def main() -> None:
     if args.folder:
         folder, data_path = args.folder.resolve(), os.path.abspath(args.data_path)
         os.chdir(tempfile.mkdtemp(prefix="hggnn-repeats-"))
-        runs = folder_ranks(folder, args.table, data_path)
+        runs = folder_ranks(folder, args.table, data_path, args.split)
     else:
         paths = [os.path.abspath(p) for p in args.checkpoints]
         os.chdir(tempfile.mkdtemp(prefix="hggnn-repeats-"))
@@ -134,9 +169,10 @@ def main() -> None:
         if args.labels:
             runs = [(label, *run[1:]) for label, run in zip(args.labels, runs, strict=True)]
     print(machine())
+    part = "repeats" if args.split == "repeat" else "out edge"
     print(
-        f"\n| model | seeds | rows (repeats) | HR@{K} all / repeats / others "
-        f"| MRR@{K} all / repeats / others |"
+        f"\n| model | seeds | rows ({part}) | HR@{K} all / {part} / others "
+        f"| MRR@{K} all / {part} / others |"
     )
     print("|---|---|---|---|---|")
     by_entry: dict[str, list[tuple[int, list[float], list[float], int, int]]] = {}
