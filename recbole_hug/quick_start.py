@@ -23,6 +23,7 @@ import yaml
 from recbole.data.transform import construct_transform
 from recbole.utils import get_environment, get_flops, init_logger, init_seed, set_color
 
+from recbole_hug.checkpoint import config_dict_from_options
 from recbole_hug.checks import check_data, empty_part
 from recbole_hug.cli_help import model_options_help
 from recbole_hug.compat import restore_legacy_numpy_names, trusted_checkpoints
@@ -32,7 +33,6 @@ from recbole_hug.data.utils import create_dataset
 from recbole_hug.errors import ConfigError, HugError
 from recbole_hug.files import load_checkpoint
 from recbole_hug.summary import summary_table
-from recbole_hug.trainer import config_dict_from_options
 from recbole_hug.utils import get_model, get_trainer
 
 DEFAULT_MODEL = "HUGT"
@@ -169,7 +169,7 @@ def _best_epoch(
     (RecBole's early stopping takes an equal score as the new best; with ``stopping_strict`` the
     trainer lowers such a score first); None without either."""
     checkpoint = Path(trainer.saved_model_file)
-    if saved and checkpoint.is_file():  # our checkpoints are plain data (recbole_hug.trainer)
+    if saved and checkpoint.is_file():  # our checkpoints are plain data (recbole_hug.checkpoint)
         return int(torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"])
     sign = 1 if bigger else -1
     return max(scores, key=lambda pair: (sign * pair[1], pair[0]))[0] if scores else None
@@ -334,7 +334,7 @@ def load_data_and_model(model_file: str) -> tuple:
     The data is read again from the atomic files. recbole-hug's checkpoints are read with
     ``weights_only=True`` and verified (:func:`recbole_hug.files.load_checkpoint`), and the
     Config is rebuilt from their saved options
-    (:func:`recbole_hug.trainer.config_dict_from_options`). A checkpoint that pickles Python
+    (:func:`recbole_hug.checkpoint.config_dict_from_options`). A checkpoint that pickles Python
     objects (RecBole's, or older ones of recbole-hug) is unpickled in full, as RecBole
     does: load only files you trust.
 

@@ -95,7 +95,7 @@ def load_resume_state(
     option: str, options: Mapping[str, Any], derived: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
     """The resume state that ``option`` names, verified (checksum, finite weights), for a run
-    with final options ``options`` (:func:`recbole_hug.trainer.plain_options`); ``derived``
+    with final options ``options`` (:func:`recbole_hug.checkpoint.plain_options`); ``derived``
     options (the process's device and rank, ...) are not compared.
 
     Raises:

@@ -15,12 +15,12 @@ From the command line (``--json`` for JSON; ``-h`` for every flag)::
 
 The checkpoint is read with ``torch.load(..., weights_only=True)`` and the model is rebuilt by its
 own constructor, with the saved options, on a stand-in of its dataset (:class:`ServingDataset`):
-no atomic file is read. What a checkpoint holds is described in :mod:`recbole_hug.trainer`.
+no atomic file is read. What a checkpoint holds is described in :mod:`recbole_hug.checkpoint`.
 
 - For a user, the model reads the user's served sequence: the user's latest
   ``MAX_ITEM_LIST_LENGTH`` items of the run's data (train, valid and test), oldest first; for
   HG-GNN, the user's latest session, i.e. the latest session's last ``MAX_ITEM_LIST_LENGTH`` items
-  (:func:`recbole_hug.trainer.user_histories`). ``exclude_seen`` leaves out every item the user
+  (:func:`recbole_hug.checkpoint.user_histories`). ``exclude_seen`` leaves out every item the user
   interacted with in that data.
 - For an item sequence (oldest first), the model reads its last ``MAX_ITEM_LIST_LENGTH`` items;
   ``exclude_seen`` leaves out the sequence's items.
@@ -49,9 +49,7 @@ import numpy as np
 import torch
 from recbole.data.interaction import Interaction
 
-from recbole_hug.errors import ConfigError, DataError, HugError
-from recbole_hug.files import check_readable_file, load_checkpoint, save_checkpoint
-from recbole_hug.trainer import (
+from recbole_hug.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_KEY,
     checkpoint_state,
@@ -59,6 +57,8 @@ from recbole_hug.trainer import (
     restore_options,
     serving_entry,
 )
+from recbole_hug.errors import ConfigError, DataError, HugError
+from recbole_hug.files import check_readable_file, load_checkpoint, save_checkpoint
 from recbole_hug.utils import get_model
 
 #: Users scored at a time.
@@ -136,7 +136,7 @@ class SavedConfig:
     """A checkpoint's options, read as RecBole's models read a Config (an absent option is None).
 
     Args:
-        options: the final options of the run (:func:`recbole_hug.trainer.restore_options`).
+        options: the final options of the run (:func:`recbole_hug.checkpoint.restore_options`).
     """
 
     def __init__(self, options: dict[str, Any]) -> None:
@@ -155,7 +155,7 @@ class ServingDataset:
     (``svd_item_embeddings``, ``global_graph``) as attributes; no interactions, no features.
 
     Args:
-        entry: a checkpoint's :data:`~recbole_hug.trainer.CHECKPOINT_KEY` entry.
+        entry: a checkpoint's :data:`~recbole_hug.checkpoint.CHECKPOINT_KEY` entry.
         options: the run's options.
     """
 

@@ -16,12 +16,12 @@ import pytest
 import torch
 from recbole.data.interaction import Interaction
 
+from recbole_hug.checkpoint import CHECKPOINT_KEY
 from recbole_hug.config import Config
 from recbole_hug.errors import ConfigError, DataError, HugError
 from recbole_hug.files import save_checkpoint
 from recbole_hug.quick_start import _build, _train_and_test, load_data_and_model
 from recbole_hug.serve import Recommender, main, read_checkpoint
-from recbole_hug.trainer import CHECKPOINT_KEY
 from tests.conftest import FAST_OPTIONS
 from tests.model.test_hggnn import OPTIONS as HGGNN_OPTIONS
 from tests.model.test_hggnn import write_session_data
