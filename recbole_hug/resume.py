@@ -32,9 +32,19 @@ from recbole_hug.files import load_checkpoint
 RESUME_SUFFIX = ".resume"
 #: The version of a resume state's layout.
 RESUME_FORMAT = 1
-#: Options a resumed run may change: the length of training, and what is logged or shown.
+#: Options a resumed run may change: the length of training, what is logged or shown, and
+#: HUGT's exact evaluation cache.
 FREE_OPTIONS: frozenset[str] = frozenset(
-    {"resume", "epochs", "show_progress", "state", "log_wandb", "wandb_project", "gpu_id"}
+    {
+        "resume",
+        "epochs",
+        "show_progress",
+        "state",
+        "log_wandb",
+        "wandb_project",
+        "gpu_id",
+        "graph_cache_mb",
+    }
 )
 
 

@@ -17,6 +17,9 @@ device, in :mod:`recbole_hug.graph.hug`). Map of the paper to the code:
   ``graph_then_sequence`` or ``sequence_then_graph`` (graph-only blocks, then sequence-only
   blocks, or the reverse: ``n_layers`` of each, or ``n_layers`` in all with
   ``fusion_depth: matched``, the depth of concurrent fusion).
+- The graph heads' structure of a window (MP mask, SE lengths) depends on its items alone: on a
+  CPU, evaluation keeps it per window across epochs (``graph_cache_mb``;
+  :mod:`recbole_hug.model.graph_cache`).
 - Eq. 5: ``y_ti = w_i^T h_t + b_i``, ``w_i`` the input embedding of item ``i`` (tied), ``b_i`` a
   per-item bias: :meth:`HUGT.scores`.
 - Eq. 6: cross-entropy at every position of a training sequence (windows of whole sequences from
@@ -39,6 +42,7 @@ from torch import nn
 from recbole_hug.data.hugt_dataset import TARGET_LIST_FIELD, TARGET_POSITION_FIELD
 from recbole_hug.errors import ConfigError
 from recbole_hug.graph.hug import graph_attention_mask, knn_predecessor_edges, shortest_path_lengths
+from recbole_hug.model.graph_cache import WindowGraphCache
 from recbole_hug.model.layers import ACTIVATIONS, HUGAttention, HUGBlock, head_split
 from recbole_hug.model.losses import linear_cross_entropy
 
@@ -82,6 +86,11 @@ def check_options(config) -> None:
     for option in ("n_candidates", "head_size"):
         if config[option] is not None and config[option] < 1:
             raise ConfigError(f"option '{option}' must be >= 1 or ~, got {config[option]}")
+    cache = config["graph_cache_mb"]
+    if cache is not None and (isinstance(cache, bool) or not isinstance(cache, int) or cache < 0):
+        raise ConfigError(f"option 'graph_cache_mb' must be an integer >= 0, got {cache!r}")
+    if config["graph_mode"] == "SE" and config["spatial_clip"] > 255:
+        raise ConfigError(f"option 'spatial_clip' must be <= 255, got {config['spatial_clip']}")
 
 
 class HUGT(SequentialRecommender):
@@ -106,6 +115,7 @@ class HUGT(SequentialRecommender):
                     "HUGTDataset (run HUGT through recbole_hug)"
                 )
             self.register_buffer("svd_item_embeddings", dataset.svd_item_embeddings.float())
+        self.graph_cache = WindowGraphCache((config["graph_cache_mb"] or 0) << 20)
 
         if self.uses_graph and self.graph_mode == "SE":  # phi, shared by the blocks
             n_graph = max(n_graph for _, n_graph in split)
@@ -155,15 +165,25 @@ class HUGT(SequentialRecommender):
         """
         if not self.uses_graph:
             return None
-        with torch.no_grad():  # the HUG is fixed: built from the frozen SVD embeddings
-            edges = knn_predecessor_edges(item_seq, self.svd_item_embeddings, self.hug_k)
-            if self.graph_mode == "MP":
-                return graph_attention_mask(edges).unsqueeze(1)
-            lengths = shortest_path_lengths(edges, self.spatial_clip)
-            length = item_seq.shape[1]
-            later = torch.ones(length, length, dtype=torch.bool, device=item_seq.device).triu(1)
+        if self.training or item_seq.device.type != "cpu" or not self.graph_cache.limit_bytes:
+            structure = self.graph_structure(item_seq)
+        else:  # evaluation passes repeat their windows every epoch
+            structure = self.graph_cache.get(item_seq, self.graph_structure)
+        if self.graph_mode == "MP":
+            return structure.unsqueeze(1)
+        length = item_seq.shape[1]
+        later = torch.ones(length, length, dtype=torch.bool, device=item_seq.device).triu(1)
         phi = self.spatial_encoding.weight.T  # [H_graph, S + 1]
-        return phi[:, lengths].transpose(0, 1).masked_fill(later, float("-inf"))
+        return phi[:, structure.long()].transpose(0, 1).masked_fill(later, float("-inf"))
+
+    @torch.no_grad()  # the HUG is fixed: built from the frozen SVD embeddings
+    def graph_structure(self, item_seq: torch.Tensor) -> torch.Tensor:
+        """The weight-free part of the graph heads' input, ``[B, L, L]``: MP's boolean mask
+        (collaborative edges and self loops), SE's clipped path lengths ``s_ij`` (uint8)."""
+        edges = knn_predecessor_edges(item_seq, self.svd_item_embeddings, self.hug_k)
+        if self.graph_mode == "MP":
+            return graph_attention_mask(edges)
+        return shortest_path_lengths(edges, self.spatial_clip).to(torch.uint8)
 
     def forward(self, item_seq: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """``[B, L]`` items (0 = padding, on the right) -> ``[B, L, d]``, a state per position;

@@ -24,7 +24,8 @@ from recbole_hug.config import Config
 from recbole_hug.errors import HugError
 from recbole_hug.reproduce.grid import Entry, Grid, Table
 
-#: RecBole options that say where and how a run is executed, not what it computes.
+#: Options that say where and how a run is executed, not what it computes (RecBole's, and
+#: HUGT's ``graph_cache_mb``, an exact cache).
 ENVIRONMENT_OPTIONS: frozenset[str] = frozenset(
     {
         "checkpoint_dir",
@@ -34,6 +35,7 @@ ENVIRONMENT_OPTIONS: frozenset[str] = frozenset(
         "dataset_save_path",
         "device",
         "gpu_id",
+        "graph_cache_mb",
         "ip",
         "local_rank",
         "log_wandb",
