@@ -5,7 +5,8 @@ Recommendation, WSDM 2022, sections 3 and 5.1.1. What it changes in ``Sequential
 loading, RecBole's own filters and the id remapping stay RecBole's):
 
 - Filtering (``_data_filtering``, before ids are remapped): every user's interactions are cut into
-  sessions and split with :mod:`recbole_hug.data.sessions` (cut by ``SESSION_ID_FIELD`` when that
+  sessions with :mod:`recbole_hug.data.sessions` and split with
+  :mod:`recbole_hug.data.session_split` (cut by ``SESSION_ID_FIELD`` when that
   column is loaded, else by ``session_gap`` seconds -> ``remove_repeats`` -> first
   ``max_session_length`` items -> sessions >= ``min_session_length``, users >= ``min_user_sessions``
   sessions -> ``session_split`` -> validation/test items unseen in training dropped). Only the
@@ -19,7 +20,7 @@ loading, RecBole's own filters and the id remapping stay RecBole's):
   dataset (``train.global_graph``, :func:`recbole_hug.graph.global_graph.build_global_graph`).
   With ``graph_session_ratio > 0`` (not in the paper), each user's earliest training sessions
   build the graph and the later ones give the training rows
-  (:func:`recbole_hug.data.sessions.graph_only_sessions`).
+  (:func:`recbole_hug.data.session_split.graph_only_sessions`).
 - The graphs that HG-GNN's rows propagate over (:mod:`recbole_hug.graph.blocks`), stacked into
   ``train.graph_blocks``, and each row's block in the column ``graph_block``:
 
@@ -56,16 +57,18 @@ from recbole.data.dataset import SequentialDataset
 from recbole.data.interaction import Interaction, cat_interactions
 from recbole.utils import FeatureSource, FeatureType, set_color
 
-from recbole_hug.data.sessions import (
+from recbole_hug.data.session_split import (
     SessionSplit,
-    cut_sessions,
     drop_unseen_items,
-    filter_sessions,
     graph_only_sessions,
-    remove_immediate_repeats,
-    session_rows,
     split_by_time,
     split_by_user_ratio,
+)
+from recbole_hug.data.sessions import (
+    cut_sessions,
+    filter_sessions,
+    remove_immediate_repeats,
+    session_rows,
     truncate_sessions,
 )
 from recbole_hug.errors import ConfigError, DataError

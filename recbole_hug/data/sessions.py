@@ -5,11 +5,12 @@ converters (``recbole_hug.data.convert``) and by HG-GNN's session data (Pang et 
 Heterogeneous Global Graph Neural Networks for Personalized Session-based Recommendation,
 WSDM 2022; section 3 defines a user's sessions, section 5.1.1 the preprocessing).
 
-Pipeline (:func:`build_personalized_sessions`, the official HG-GNN order): :func:`cut_sessions`
-(time gap or session column) -> :func:`remove_immediate_repeats` -> :func:`truncate_sessions`
-(first 20) -> :func:`filter_sessions` (sessions >= 3, users >= 5 sessions) ->
-:func:`split_by_user_ratio` (each user's last 20%) or :func:`split_by_time` ->
-:func:`drop_unseen_items` -> :func:`session_rows` (prefix of the last 10 items, target).
+Pipeline (:func:`recbole_hug.data.session_split.build_personalized_sessions`, the official
+HG-GNN order): :func:`cut_sessions` (time gap or session column) ->
+:func:`remove_immediate_repeats` -> :func:`truncate_sessions` (first 20) ->
+:func:`filter_sessions` (sessions >= 3, users >= 5 sessions) -> the split
+(:mod:`recbole_hug.data.session_split`: each user's last 20%, or by time; unseen items dropped)
+-> :func:`session_rows` (prefix of the last 10 items, target).
 """
 
 from __future__ import annotations
@@ -86,13 +87,13 @@ def session_ids_by_gap(users: np.ndarray, timestamps: np.ndarray, gap: float) ->
 SESSION_COLUMNS: tuple[str, ...] = ("user", "item", "timestamp", "session")
 
 
-def _check_positive_int(value: int, name: str, least: int = 1) -> int:
+def check_positive_int(value: int, name: str, least: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
         raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
     return int(value)
 
 
-def _check_ratio(value: float, name: str, allow_zero: bool) -> float:
+def check_ratio(value: float, name: str, allow_zero: bool) -> float:
     low_ok = value >= 0 if allow_zero else value > 0
     if not (isinstance(value, (int, float, np.floating)) and low_ok and value < 1):
         bound = "0 <= x < 1" if allow_zero else "0 < x < 1"
@@ -100,7 +101,7 @@ def _check_ratio(value: float, name: str, allow_zero: bool) -> float:
     return float(value)
 
 
-def _check_frame(frame: pd.DataFrame) -> None:
+def check_frame(frame: pd.DataFrame) -> None:
     missing = [c for c in SESSION_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"session frame lacks columns {missing}; expected {list(SESSION_COLUMNS)}")
@@ -191,7 +192,7 @@ def remove_immediate_repeats(sessions: pd.DataFrame) -> pd.DataFrame:
     Returns:
         The kept rows (``<= N``), index reset, order unchanged.
     """
-    _check_frame(sessions)
+    check_frame(sessions)
     item = sessions["item"].to_numpy()
     sess = sessions["session"].to_numpy()
     keep = np.ones(len(sessions), dtype=bool)
@@ -216,8 +217,8 @@ def truncate_sessions(sessions: pd.DataFrame, max_session_length: int = 20) -> p
     Raises:
         ValueError: ``max_session_length`` < 1.
     """
-    _check_frame(sessions)
-    max_session_length = _check_positive_int(max_session_length, "max_session_length")
+    check_frame(sessions)
+    max_session_length = check_positive_int(max_session_length, "max_session_length")
     position = sessions.groupby("session", sort=False).cumcount().to_numpy()
     return sessions[position < max_session_length].reset_index(drop=True)
 
@@ -242,9 +243,9 @@ def filter_sessions(
     Raises:
         ValueError: an option < 1, or no session / no user left (the message names the option).
     """
-    _check_frame(sessions)
-    min_session_length = _check_positive_int(min_session_length, "min_session_length")
-    min_user_sessions = _check_positive_int(min_user_sessions, "min_user_sessions")
+    check_frame(sessions)
+    min_session_length = check_positive_int(min_session_length, "min_session_length")
+    min_user_sessions = check_positive_int(min_user_sessions, "min_user_sessions")
     length = sessions.groupby("session", sort=False)["item"].transform("size").to_numpy()
     kept = sessions[length >= min_session_length]
     if len(kept) == 0:
@@ -283,194 +284,6 @@ def _warn_dropped(what: str, before: int, after: int, why: str) -> None:
             why,
             after,
         )
-
-
-@dataclass(frozen=True)
-class SessionSplit:
-    """Train / validation / test session frames (each with the ``SESSION_COLUMNS``).
-
-    Every session lies wholly in one part; session ids are those of the input frame.
-    """
-
-    train: pd.DataFrame
-    valid: pd.DataFrame
-    test: pd.DataFrame
-
-
-def _last_sessions_count(n: np.ndarray, ratio: float) -> np.ndarray:
-    """``ceil(n * ratio)`` (float noise removed), at least 1 when ratio > 0, at most ``n - 1``."""
-    if ratio == 0:
-        return np.zeros_like(n)
-    count = np.ceil(n * ratio - 1e-9).astype(np.int64)
-    return np.clip(count, 1, np.maximum(n - 1, 0))
-
-
-def _session_table(sessions: pd.DataFrame) -> pd.DataFrame:
-    """One row per session, in frame order: ``session, user, start``."""
-    return (
-        sessions.groupby("session", sort=False)
-        .agg(user=("user", "first"), start=("timestamp", "min"))
-        .reset_index()
-    )
-
-
-def _carve_last(table: pd.DataFrame, ratio: float) -> np.ndarray:
-    """Mark each user's last ``_last_sessions_count`` sessions of ``table`` (in table order)."""
-    n = table.groupby("user", sort=False)["session"].transform("size").to_numpy()
-    rank_from_end = table.groupby("user", sort=False).cumcount(ascending=False).to_numpy()
-    return rank_from_end < _last_sessions_count(n, ratio)
-
-
-def _make_split(sessions: pd.DataFrame, test_ids: np.ndarray, valid_ratio: float) -> SessionSplit:
-    is_test = sessions["session"].isin(test_ids).to_numpy()
-    train_table = _session_table(sessions[~is_test])
-    valid_ids = train_table["session"].to_numpy()[_carve_last(train_table, valid_ratio)]
-    is_valid = sessions["session"].isin(valid_ids).to_numpy()
-    return SessionSplit(
-        train=sessions[~is_test & ~is_valid].reset_index(drop=True),
-        valid=sessions[is_valid].reset_index(drop=True),
-        test=sessions[is_test].reset_index(drop=True),
-    )
-
-
-def split_by_user_ratio(
-    sessions: pd.DataFrame, test_ratio: float = 0.2, valid_ratio: float = 0.1
-) -> SessionSplit:
-    """Paper split (``split: user_ratio``): each user's last sessions are test, then validation.
-
-    Test: each user's last ``n_test = ceil(n * test_ratio)`` sessions, clipped to
-    ``1 <= n_test <= n - 1`` (a user keeps >= 1 training session; a user with a single session
-    has no test session). With ``test_ratio = 0.2``: n = 5 -> 1, n = 6..10 -> 2, n = 11..15 -> 3.
-    Ceil, not floor or round: it gives every user >= 1 test session, and it matches Table 1 of
-    the paper (Xing, ~8 sessions per user, has 24.6% test sessions; floor would give <= 20%).
-
-    Validation (the paper reports none; it tunes on "10% of training data"): carved from each
-    user's remaining (training) sessions by the same rule with ``valid_ratio``: the last
-    ``ceil(m * valid_ratio)`` of the user's m training sessions, clipped to ``<= m - 1``. Taking
-    the last ones keeps validation after training in time, as test is, so model selection sees
-    the same "predict the next sessions" task; ``valid_ratio = 0`` gives no validation.
-
-    Args:
-        sessions: a session frame (filtered), ``N`` rows.
-        test_ratio: fraction of each user's sessions held out as test, ``0 < x < 1``.
-        valid_ratio: fraction of each user's training sessions used for validation, ``0 <= x < 1``.
-
-    Returns:
-        A :class:`SessionSplit`.
-
-    Raises:
-        ValueError: a ratio out of range, or no test session (every user has a single session).
-    """
-    _check_frame(sessions)
-    test_ratio = _check_ratio(test_ratio, "test_ratio", allow_zero=False)
-    valid_ratio = _check_ratio(valid_ratio, "valid_ratio", allow_zero=True)
-    table = _session_table(sessions)
-    test_ids = table["session"].to_numpy()[_carve_last(table, test_ratio)]
-    if len(test_ids) == 0:
-        raise ValueError(f"test_ratio={test_ratio} gives no test session (no user has 2 sessions)")
-    return _make_split(sessions, test_ids, valid_ratio)
-
-
-def split_by_time(
-    sessions: pd.DataFrame, test_cut_time: float, valid_ratio: float = 0.1
-) -> SessionSplit:
-    """Global time split (the official HG-GNN code): sessions starting after a cut are test.
-
-    A session is test when its first timestamp is strictly after ``test_cut_time``; it is never
-    split in two. (The official code cuts by session END time at the 80% quantile; we cut by start
-    time so no test session begins before the cut.) Validation is carved from each user's
-    training sessions as in :func:`split_by_user_ratio`. A user whose sessions all start after
-    the cut has test sessions but no training session; such users are kept.
-
-    Args:
-        sessions: a session frame, ``N`` rows.
-        test_cut_time: the cut, in the unit of ``timestamp``.
-        valid_ratio: as in :func:`split_by_user_ratio`.
-
-    Returns:
-        A :class:`SessionSplit`.
-
-    Raises:
-        ValueError: no session starts after the cut, or none before it (names ``test_cut_time``).
-    """
-    _check_frame(sessions)
-    valid_ratio = _check_ratio(valid_ratio, "valid_ratio", allow_zero=True)
-    table = _session_table(sessions)
-    is_test = table["start"].to_numpy() > test_cut_time
-    if not is_test.any():
-        raise ValueError(f"test_cut_time={test_cut_time!r}: no session starts after it")
-    if is_test.all():
-        raise ValueError(f"test_cut_time={test_cut_time!r}: no training session starts before it")
-    return _make_split(sessions, table["session"].to_numpy()[is_test], valid_ratio)
-
-
-def drop_unseen_items(split: SessionSplit, min_length: int = 2) -> SessionSplit:
-    """Drop validation/test interactions whose item never occurs in TRAINING sessions.
-
-    Paper: "we filtered out the interactions from the test set where the items do not appear in
-    the training set". Precisely: (1) every validation or test interaction whose item is not an
-    item of ``split.train`` is removed (its neighbours become adjacent, as in the official code);
-    (2) validation/test sessions left shorter than ``min_length`` are dropped. The default 2 is
-    the official code's re-filter (``filter_short_sessions`` with ``min_len=2``): the shortest
-    session that still yields one (prefix, target) row; the paper's "< 3" filter is applied
-    before the split (:func:`filter_sessions`) and not again. Training is unchanged, so the
-    global graph and the item vocabulary do not depend on this step. Removing an item may leave
-    two equal items adjacent (a, x, a -> a, a); they are kept.
-
-    Args:
-        split: a :class:`SessionSplit`.
-        min_length: least length of a kept validation/test session (>= 1).
-
-    Returns:
-        A new :class:`SessionSplit`.
-
-    Raises:
-        ValueError: ``min_length`` < 1, or no test session left (names ``min_length``).
-    """
-    min_length = _check_positive_int(min_length, "min_length")
-    seen = pd.unique(split.train["item"])
-
-    def clean(part: pd.DataFrame) -> pd.DataFrame:
-        part = part[part["item"].isin(seen).to_numpy()]
-        length = part.groupby("session", sort=False)["item"].transform("size").to_numpy()
-        return part[length >= min_length].reset_index(drop=True)
-
-    test = clean(split.test)
-    if len(test) == 0:
-        raise ValueError(
-            f"no test session left after dropping items unseen in training "
-            f"(min_length={min_length})"
-        )
-    return SessionSplit(train=split.train, valid=clean(split.valid), test=test)
-
-
-def graph_only_sessions(train: pd.DataFrame, ratio: float) -> np.ndarray:
-    """Ids of each user's earliest training sessions that only build the global graph.
-
-    Not in the paper (which builds the graph from every training session and trains on every
-    training session): with ``ratio > 0``, each user's first ``ceil(m * ratio)`` of its ``m``
-    training sessions (by start time; clipped to ``1 <= x <= m - 1``, so a user with one training
-    session keeps it for rows) build the graph and give no training rows, and the later ones give
-    rows and no edges. A training row's target then never reaches the graph through the row's own
-    session, as no validation or test target does (``BENCHMARKS.md``, HG-GNN).
-
-    Args:
-        train: the training session frame, ``N`` rows.
-        ratio: the share of each user's training sessions for the graph only, ``0 <= x < 1``;
-            0 = none (the paper).
-
-    Returns:
-        ``[G]`` session ids, in frame order of the sessions' first rows.
-
-    Raises:
-        ValueError: ``ratio`` out of range (names ``graph_session_ratio``).
-    """
-    _check_frame(train)
-    ratio = _check_ratio(ratio, "graph_session_ratio", allow_zero=True)
-    latest_first = _session_table(train).sort_values(["user", "start"], kind="stable")[::-1]
-    chosen = latest_first["session"].to_numpy()[_carve_last(latest_first, ratio)]
-    ids = pd.unique(train["session"].to_numpy())
-    return ids[np.isin(ids, chosen)]
 
 
 @dataclass(frozen=True)
@@ -517,8 +330,8 @@ def session_rows(sessions: pd.DataFrame, max_prefix_length: int = 10) -> Session
     Raises:
         ValueError: ``max_prefix_length`` < 1.
     """
-    _check_frame(sessions)
-    width = _check_positive_int(max_prefix_length, "max_prefix_length")
+    check_frame(sessions)
+    width = check_positive_int(max_prefix_length, "max_prefix_length")
     items = sessions["item"].to_numpy().astype(np.int64)
     users = sessions["user"].to_numpy().astype(np.int64)
     sess = sessions["session"].to_numpy().astype(np.int64)
@@ -539,54 +352,3 @@ def session_rows(sessions: pd.DataFrame, max_prefix_length: int = 10) -> Session
         target=items[rows],
         session=sess[rows],
     )
-
-
-def build_personalized_sessions(
-    frame: pd.DataFrame,
-    *,
-    session_gap: float | None = None,
-    session_field: str | None = None,
-    remove_repeats: bool = True,
-    max_session_length: int = 20,
-    min_session_length: int = 3,
-    min_user_sessions: int = 5,
-    split: str = "user_ratio",
-    test_ratio: float = 0.2,
-    test_cut_time: float | None = None,
-    valid_ratio: float = 0.1,
-    user_field: str = "user",
-    item_field: str = "item",
-    time_field: str = "timestamp",
-) -> SessionSplit:
-    """The whole preprocessing, in the official order.
-
-    cut (:func:`cut_sessions`) -> remove immediate repeats (optional) -> truncate to the first
-    ``max_session_length`` -> filter short sessions, then light users -> split (``"user_ratio"``:
-    :func:`split_by_user_ratio`; ``"time"``: :func:`split_by_time` at ``test_cut_time``) ->
-    drop validation/test items unseen in training (:func:`drop_unseen_items`).
-
-    Raises:
-        ValueError: an unknown ``split``, ``split="time"`` without ``test_cut_time``, or any
-            error of the steps.
-    """
-    sessions = cut_sessions(
-        frame,
-        session_gap=session_gap,
-        session_field=session_field,
-        user_field=user_field,
-        item_field=item_field,
-        time_field=time_field,
-    )
-    if remove_repeats:
-        sessions = remove_immediate_repeats(sessions)
-    sessions = truncate_sessions(sessions, max_session_length)
-    sessions = filter_sessions(sessions, min_session_length, min_user_sessions)
-    if split == "user_ratio":
-        parts = split_by_user_ratio(sessions, test_ratio, valid_ratio)
-    elif split == "time":
-        if test_cut_time is None:
-            raise ValueError('split="time" needs test_cut_time')
-        parts = split_by_time(sessions, test_cut_time, valid_ratio)
-    else:
-        raise ValueError(f'split must be "user_ratio" or "time", got {split!r}')
-    return drop_unseen_items(parts)

@@ -2,7 +2,7 @@
 
 Pang et al., Heterogeneous Global Graph Neural Networks for Personalized Session-based
 Recommendation, WSDM 2022. The graph is built from the TRAINING sessions only (the caller passes
-them, e.g. ``SessionSplit.train`` of :mod:`recbole_hug.data.sessions`); ids are RecBole's: 0 is
+them, e.g. ``SessionSplit.train`` of :mod:`recbole_hug.data.session_split`); ids are RecBole's: 0 is
 padding, items ``1..n_items-1``, users ``1..n_users-1``.
 
 Functions and equations:

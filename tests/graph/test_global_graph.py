@@ -31,7 +31,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recbole_hug.data.sessions import build_personalized_sessions
+from recbole_hug.data.session_split import build_personalized_sessions
 from recbole_hug.graph.global_graph import (
     EDGE_TYPES,
     GlobalGraph,
