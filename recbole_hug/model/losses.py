@@ -8,13 +8,48 @@ into the softmax in place in the forward pass and into their own gradient in pla
 backward pass (``(softmax - onehot) / P``). Same values and gradients (checked in
 ``tests/model/test_losses.py``); a step of 512 rows x 28,663 items x 128 takes about 30% less
 CPU time (``benchmarks/loss_speed.py``, BENCHMARKS.md).
+
+On a CPU that buffer is also kept from one training step to the next (:class:`Workspace`): a
+fresh one is hundreds of MB that the kernel maps page by page on first write, which cost about
+175 ms per HUGT step on ML-1M (25,600 x 3,417 scores; BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
+
+
+class Workspace:
+    """One float buffer per dtype, lent to one live loss at a time.
+
+    :meth:`scores` returns a ``[rows, cols]`` view of a buffer grown to the largest request so
+    far; while a view it lent is alive (its loss not yet back-propagated, or its graph not yet
+    freed), the next request gets a fresh tensor instead, so two live losses never share memory.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[torch.dtype, torch.Tensor] = {}
+        self._lent: dict[torch.dtype, weakref.ref] = {}
+
+    def scores(self, rows: int, cols: int, dtype: torch.dtype) -> torch.Tensor:
+        """An uninitialised ``[rows, cols]`` CPU tensor of ``dtype``."""
+        lent = self._lent.get(dtype)
+        if lent is not None and lent() is not None:
+            return torch.empty(rows, cols, dtype=dtype)
+        buffer = self._buffers.get(dtype)
+        if buffer is None or buffer.numel() < rows * cols:
+            buffer = self._buffers[dtype] = torch.empty(rows * cols, dtype=dtype)
+        view = buffer[: rows * cols].view(rows, cols)
+        self._lent[dtype] = weakref.ref(view)
+        return view
+
+
+#: The CPU workspace of :func:`linear_cross_entropy`'s score buffer.
+WORKSPACE = Workspace()
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
@@ -22,7 +57,14 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, states, weight, bias, target, excluded):
-        scores = F.linear(states, weight, bias)  # under autocast: in its dtype (bf16 / fp16)
+        if _reusable(states, weight, bias):
+            scores = WORKSPACE.scores(len(states), len(weight), states.dtype)
+            if bias is None:
+                torch.mm(states, weight.T, out=scores)
+            else:
+                torch.addmm(bias, states, weight.T, out=scores)  # F.linear's own product
+        else:
+            scores = F.linear(states, weight, bias)  # under autocast: in its dtype (bf16 / fp16)
         ctx.compute_dtype = scores.dtype
         if scores.dtype not in (torch.float32, torch.float64):  # half precision: sum in float32
             scores = scores.float()
@@ -61,6 +103,19 @@ class _LinearCrossEntropy(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             grad_weight = (grad.T @ states.to(dtype)).to(weight.dtype)
         return grad_states, grad_weight, grad_bias, None, None
+
+
+def _reusable(states: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> bool:
+    """Whether the scores go into :data:`WORKSPACE`: on a CPU, float32 or float64 inputs of one
+    dtype, outside autocast (where :func:`F.linear` picks the dtype)."""
+    return (
+        states.device.type == "cpu"
+        and weight.device.type == "cpu"
+        and states.dtype in (torch.float32, torch.float64)
+        and weight.dtype == states.dtype
+        and (bias is None or bias.dtype == states.dtype)
+        and not torch.is_autocast_enabled("cpu")
+    )
 
 
 def linear_cross_entropy(

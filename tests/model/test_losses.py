@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recbole_hug.model.losses import linear_cross_entropy
+from recbole_hug.model.losses import WORKSPACE, Workspace, linear_cross_entropy
 
 
 def test_hand_worked_two_classes() -> None:
@@ -108,3 +108,49 @@ def test_under_autocast_it_matches_autocast_cross_entropy(states_dtype: torch.dt
     for mine, reference in zip(ours, theirs, strict=True):
         assert mine.grad.dtype == mine.dtype
         torch.testing.assert_close(mine.grad.float(), reference.grad.float(), rtol=2e-2, atol=2e-3)
+
+
+def _reference_grads(states, weight, target) -> tuple[torch.Tensor, torch.Tensor]:
+    states, weight = states.detach().requires_grad_(), weight.detach().requires_grad_()
+    F.cross_entropy(states @ weight.T, target).backward()
+    return states.grad, weight.grad
+
+
+def test_training_steps_reuse_one_score_buffer() -> None:
+    generator = torch.Generator().manual_seed(1)
+    weight = torch.randn(50, 6, generator=generator, requires_grad=True)
+    pointers = set()
+    for rows in (40, 30, 40):  # a smaller step reuses the larger buffer
+        states = torch.randn(rows, 6, generator=generator, requires_grad=True)
+        target = torch.randint(0, 50, (rows,), generator=generator)
+        weight.grad = None
+        linear_cross_entropy(states, weight, target).backward()
+        pointers.add(WORKSPACE._buffers[torch.float32].data_ptr())
+        expected = _reference_grads(states, weight, target)
+        torch.testing.assert_close((states.grad, weight.grad), expected)
+    assert len(pointers) == 1
+
+
+def test_two_live_losses_never_share_the_buffer() -> None:
+    generator = torch.Generator().manual_seed(2)
+    weight = torch.randn(50, 6, generator=generator, requires_grad=True)
+    first, second = (torch.randn(20, 6, generator=generator, requires_grad=True) for _ in "ab")
+    targets = [torch.randint(0, 50, (20,), generator=generator) for _ in "ab"]
+    loss_a = linear_cross_entropy(first, weight, targets[0])  # holds the buffer ...
+    loss_b = linear_cross_entropy(second, weight, targets[1])  # ... so this one gets its own
+    loss_a.backward()
+    grad_a, weight.grad = weight.grad, None
+    loss_b.backward()
+    torch.testing.assert_close((first.grad, grad_a), _reference_grads(first, weight, targets[0]))
+    torch.testing.assert_close(
+        (second.grad, weight.grad), _reference_grads(second, weight, targets[1])
+    )
+
+
+def test_a_dropped_loss_gives_the_buffer_back() -> None:
+    workspace = Workspace()
+    held = workspace.scores(4, 5, torch.float32)
+    assert workspace.scores(4, 5, torch.float32).data_ptr() != held.data_ptr()  # lent out
+    pointer = held.data_ptr()
+    del held  # the loss's graph freed without a backward pass
+    assert workspace.scores(3, 5, torch.float32).data_ptr() == pointer
