@@ -272,9 +272,9 @@ class Recommender:
         device = _device(device)
         model_class = get_model(entry["model"])
         try:
-            rebuilt = model_class(
-                SavedConfig({**options, "device": device}), ServingDataset(entry, options)
-            )
+            # requests seldom repeat a window: no evaluation cache (HUGT's graph_cache_mb)
+            served = {**options, "device": device, "graph_cache_mb": 0}
+            rebuilt = model_class(SavedConfig(served), ServingDataset(entry, options))
         except (AttributeError, KeyError) as error:
             raise ConfigError(
                 f"model {entry['model']} cannot be served: its constructor reads dataset "
