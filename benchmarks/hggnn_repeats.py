@@ -84,11 +84,14 @@ def out_edge_rows(name: str, data_path: str, rows: dict[str, np.ndarray]) -> np.
     dataset = create_dataset(config)
     train, _, test = dataset.build()  # the training part holds every row's graph blocks
     feat = test.inter_feat
-    for key, field in (("user", dataset.uid_field), ("target", dataset.iid_field)):
+    fields = {
+        "user": dataset.uid_field,
+        "target": dataset.iid_field,
+        "length": dataset.item_list_length_field,
+    }
+    for key, field in fields.items():
         if not np.array_equal(feat[field].numpy(), rows[key]):
             raise SystemExit(f"{name}: HG-GNN's test rows' {key} differ from the session rows")
-    if not np.array_equal(feat[dataset.item_list_length_field].numpy(), rows["length"]):
-        raise SystemExit(f"{name}: HG-GNN's test rows' length differ from the session rows")
     _, last, target = block_nodes(dataset, feat)
     return contains(neighbours(train.graph_blocks, "out"), last, target)
 
