@@ -95,6 +95,7 @@ EPOCH_VARIANTS = {
 }
 #: The validation passes timed: the paper's protocol, and RecBole's leave-one-out.
 EVAL_VARIANTS = {
+    "eval_protocol hugt, sequence-only": {"eval_protocol": "hugt", "n_graph_heads": 0},
     "eval_protocol hugt": {"eval_protocol": "hugt", "graph_mode": "MP"},
     "leave-one-out": {"eval_protocol": "recbole", "graph_mode": "MP"},
 }

@@ -20,7 +20,7 @@ maths allows; the explicit scores ``q_i^T k_j / sqrt(d_h) + bias_ij`` are the re
 ``tests/model/reference.py``, and ``tests/model/test_fused_attention.py`` checks that both agree):
 
 - sequence heads: without ``psi`` (absolute positions), the kernel's own causal mask (no bias
-  tensor); with ``psi``, one ``[H_seq, L, L]`` float bias ``psi(p_i, p_j)``, ``-inf`` after
+  tensor); with ``psi``, one ``[1, H_seq, L, L]`` float bias ``psi(p_i, p_j)``, ``-inf`` after
   ``i``, broadcast over the batch. In training it carries ``psi``'s gradient, so PyTorch takes
   its unfused path: folding ``psi`` into the queries and keys (``q' = [q, p U]``,
   ``k' = [k, p W]``, fused, causal) is exact too, but doubles the heads' width, and measured
@@ -161,7 +161,10 @@ class HUGAttention(nn.Module):
         )  # [L, L] or [B, 1, 1, L]
         if self.psi is not None:
             scores = self.position_scores(positions).to(q.dtype)  # [H_seq, L, L]
-            bias = bias + (scores if rows is None else scores[:, rows].transpose(0, 1)[:, :, None])
+            # [1, H_seq, L, L], not [H_seq, L, L]: the same broadcast, but the CPU kernel
+            # takes a 3-d mask 4x slower (BENCHMARKS.md, "HUGT's position bias")
+            scores = scores[None] if rows is None else scores[:, rows].transpose(0, 1)[:, :, None]
+            bias = bias + scores
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout)
 
     def forward(

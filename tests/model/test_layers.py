@@ -68,3 +68,24 @@ def test_a_split_block_concatenates_sequence_then_graph_heads() -> None:
 def test_head_split_by_fusion_and_depth(fusion: str, depth: str, expected: list) -> None:
     config = {"n_heads": 4, "n_graph_heads": 1, "n_layers": 3, "fusion": fusion}
     assert head_split({**config, "fusion_depth": depth}) == expected
+
+
+@pytest.mark.parametrize("grad", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("rows", [None, torch.tensor([2])], ids=["all", "rows"])
+def test_the_position_bias_reaches_the_kernel_as_a_4d_mask(monkeypatch, grad, rows) -> None:
+    """``psi``'s bias is handed over as ``[1 or B, H, L_q, L]``: PyTorch's CPU kernel takes the
+    same broadcast from a 3-d ``[H, L, L]`` mask about 4x slower (BENCHMARKS.md)."""
+    import recbole_hug.model.layers as layers
+
+    shapes = []
+    kernel = layers.F.scaled_dot_product_attention
+
+    def recording(q, k, v, attn_mask=None, **kwargs):
+        shapes.append(None if attn_mask is None else tuple(attn_mask.shape))
+        return kernel(q, k, v, attn_mask=attn_mask, **kwargs)
+
+    monkeypatch.setattr(layers.F, "scaled_dot_product_attention", recording)
+    attention = HUGAttention(4, 4, 2, 0, relative_positions=True, attn_dropout=0.0)
+    with torch.set_grad_enabled(grad):
+        attention(X, torch.randn(3, 4), None, rows)
+    assert shapes == [(1, 2, 3, 3) if rows is None else (1, 2, 1, 3)]
