@@ -21,7 +21,7 @@ from recbole_hug.config import Config
 from recbole_hug.errors import ConfigError, DataError, HugError
 from recbole_hug.files import save_checkpoint
 from recbole_hug.quick_start import _build, _train_and_test, load_data_and_model
-from recbole_hug.serve import Recommender, main, read_checkpoint
+from recbole_hug.serve import Recommender, main
 from tests.conftest import FAST_OPTIONS
 from tests.model.test_hggnn import OPTIONS as HGGNN_OPTIONS
 from tests.model.test_hggnn import write_session_data
@@ -223,19 +223,6 @@ def test_weights_that_do_not_fit_the_rebuilt_model_are_refused(trained, tmp_path
 def test_a_general_model_is_not_servable(trained) -> None:
     with pytest.raises(ConfigError, match="BPR is a general model; serving supports sequential"):
         Recommender.load(trained("BPR").checkpoint)
-
-
-def test_files_that_are_not_our_checkpoints(trained, tmp_path: Path) -> None:
-    with pytest.raises(HugError, match="checkpoint not found"):
-        read_checkpoint(tmp_path / "missing.pth")
-    text = tmp_path / "notes.txt"
-    text.write_text("not a checkpoint\n")
-    with pytest.raises(HugError, match="not a PyTorch checkpoint"):
-        read_checkpoint(text)
-    bare = tmp_path / "state_dict.pth"
-    torch.save(trained("SASRec").model.state_dict(), bare)
-    with pytest.raises(HugError, match=f"no '{CHECKPOINT_KEY}' entry"):
-        read_checkpoint(bare)
 
 
 def test_a_recbole_checkpoint_is_explained_and_upgraded(trained, workdir: Path, capsys) -> None:
