@@ -7,7 +7,9 @@ lowest first (each layer replaces whole options):
 
 ``protocol`` < ``options`` < ``models.<model>`` < ``datasets.<name>.options`` <
 ``datasets.<name>.models.<model>`` < ``quick.options`` < ``quick.models.<model>`` (with
-``--quick``) < the entry's ``options``.
+``--quick``) < the entry's ``options``; with ``--quick``, ``quick.options`` (its budget: epochs,
+lengths, batch sizes) is laid once more on top, so that an entry's own budget (the k sweep's 30
+epochs) does not outlast a quick run's.
 
 An entry's ``seeds`` caps the seeds it runs with (the first ones of the run's list): the grid's
 ``seeds`` for the cells whose spread is reported, 1 for the others.
@@ -221,7 +223,7 @@ class Grid:
         if quick:
             layers += [self.quick_options, self.quick_models.get(model, {})]
         options: dict[str, Any] = {}
-        for layer in [*layers, entry.options]:
+        for layer in [*layers, entry.options, self.quick_options if quick else {}]:
             options.update(layer)
         return options
 

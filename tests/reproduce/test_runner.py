@@ -31,7 +31,7 @@ PAPERS = {
         "sequence_data",
         [
             {"table2/HUGT-MP", "figure3/2 sequence heads", "table3/Concur"}
-            | {"ablations/HUGT-MP", "short/HUGT-MP"},  # hug_k/k 10 too, but not under --quick
+            | {"ablations/HUGT-MP", "short/HUGT-MP"},
             {"table2/SASRec-Ours", "figure3/4 sequence heads", "short/SASRec-Ours"},
         ],
     ),
@@ -150,13 +150,18 @@ def test_cells_of_the_same_configuration_share_their_run(quick, paper: str) -> N
     assert len(set(run_of.values())) == len(run_of) - shared
 
 
-def test_full_grid_shares_the_default_k_with_table2(sequence_data: Path) -> None:
+def test_full_grid_shares_table2s_hugt_mp_but_not_with_the_30_epoch_k_sweep(
+    sequence_data: Path,
+) -> None:
     grid = load_grid("hugt")
     tables = [grid.tables[name] for name in ("table2", "hug_k", "ablations")]
     cells = {c.key: c for c in build_cells(grid, tables, "ml-1m", sequence_data, quick=False)}
-    shared = {cells[key].config for key in ("table2/HUGT-MP", "hug_k/k 10", "ablations/HUGT-MP")}
+    shared = {cells[key].config for key in ("table2/HUGT-MP", "ablations/HUGT-MP")}
     assert len(shared) == 1
-    assert cells["hug_k/k 20"].config not in shared
+    sweep = [cells[f"hug_k/k {k}"] for k in (5, 10, 20, 50)]
+    assert all(cell.config not in shared for cell in sweep)
+    assert [cell.options["hug_k"] for cell in sweep] == [5, 10, 20, 50]
+    assert {cell.changed["epochs"] for cell in sweep} == {30}
     protocol = {"eval_protocol": "hugt", "stopping_exact": True, "MAX_ITEM_LIST_LENGTH": 200}
     assert protocol.items() <= cells["table2/HUGT-MP"].changed.items()
     assert set(cells["table2/HUGT-MP"].changed) == {
