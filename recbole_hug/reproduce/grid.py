@@ -6,10 +6,9 @@ options for every run, per model, per dataset, and the ``--quick`` overrides. Op
 lowest first (each layer replaces whole options):
 
 ``protocol`` < ``options`` < ``models.<model>`` < ``datasets.<name>.options`` <
-``datasets.<name>.models.<model>`` < ``quick.options`` < ``quick.models.<model>`` (with
-``--quick``) < the entry's ``options``; with ``--quick``, ``quick.options`` (its budget: epochs,
-lengths, batch sizes) is laid once more on top, so that an entry's own budget (the k sweep's 30
-epochs) does not outlast a quick run's.
+``datasets.<name>.models.<model>`` < ``quick.models.<model>`` (with ``--quick``) < the entry's
+``options`` < ``quick.options`` (with ``--quick``): a quick run's budget (epochs, lengths, batch
+sizes) wins over an entry's own (the k sweep's 30 epochs).
 
 An entry's ``seeds`` caps the seeds it runs with (the first ones of the run's list): the grid's
 ``seeds`` for the cells whose spread is reported, 1 for the others.
@@ -221,9 +220,12 @@ class Grid:
             section.models.get(model, {}),
         ]
         if quick:
-            layers += [self.quick_options, self.quick_models.get(model, {})]
+            layers.append(self.quick_models.get(model, {}))
+        layers.append(entry.options)
+        if quick:
+            layers.append(self.quick_options)
         options: dict[str, Any] = {}
-        for layer in [*layers, entry.options, self.quick_options if quick else {}]:
+        for layer in layers:
             options.update(layer)
         return options
 
